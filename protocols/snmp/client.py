@@ -177,7 +177,12 @@ def to_native(value: Any) -> SnmpValue | None:
 
 
 def to_pysnmp(value: SnmpValue | str) -> Any:
-    """Convert a Python value to the pysnmp type used in a SET: str/bytes, int, OID tuple."""
+    """Convert a Python value to the pysnmp type used in a SET: str/bytes, int, OID tuple.
+
+    A pysnmp value (for example ``rfc1902.TimeTicks``) passes through unchanged.
+    """
+    if isinstance(value, univ.Asn1Item):
+        return value
     if isinstance(value, bool):
         raise TypeError("SNMP has no boolean type; send an INTEGER enum instead.")
     if isinstance(value, int):
