@@ -47,7 +47,7 @@ def clean_text(text: str) -> str:
     idempotent.
     """
     kept: list[str] = []
-    for char in text:
+    for char in text.replace("\r\n", "\n"):
         if char in _SPACE_CHARACTERS:
             kept.append(" ")
         elif not is_removed_character(char):
