@@ -1,0 +1,118 @@
+"""Composition root: ``create_app`` wires configuration, storage, workers, the API, protocols and pages."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from typing import Any
+
+from apiflask import APIFlask
+
+from fleet.config import Settings, load_settings
+from fleet.db import Database, upgrade
+from fleet.events import EventBus
+from fleet.health import Presence
+from fleet.notifications.delivery import OutboxWorker
+from fleet.services import Services
+from fleet.web import EXTENSION_KEY, install_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr with timestamps; python-escpos configures the root logger at import, so do it first."""
+    root = logging.getLogger()
+    if not any(getattr(handler, "_printfleet", False) for handler in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._printfleet = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _prepare_escpos() -> None:
+    # python-escpos writes a capabilities pickle into a new temporary folder on every import unless told where.
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", os.path.join(tempfile.gettempdir(), "printfleet-escpos"))
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers: bool | None = None) -> APIFlask:
+    """Build the application.
+
+    ``config`` is a Settings object or overrides on top of the environment. ``start_workers`` starts the
+    scheduler and the outbox worker; by default they follow the settings.
+    """
+    settings = config if isinstance(config, Settings) else load_settings(overrides=config)
+    _prepare_escpos()
+    configure_logging(settings.log_level)
+
+    app = APIFlask("printfleet", title="printfleet API", version="1.0", spec_path="/api/v1/openapi.json",
+                   docs_path="/api/v1/docs", docs_ui="swagger-ui")
+    app.config.update(
+        SECRET_KEY=settings.secret_key or os.urandom(32).hex(),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        INFO={"description": "Send orders to printers, follow them through printing and the staff's decision, "
+                             "and manage the printers. Authenticate with `Authorization: Bearer <api key>`."},
+    )
+
+    db = Database(settings.database_url)
+    upgrade(db.engine)
+    # Reads on SQLite need no write lock, so they get an engine without BEGIN IMMEDIATE.
+    read_db = Database(settings.database_url, write_lock=False) if db.dialect == "sqlite" else db
+    bus = EventBus()
+    bus.attach(db.sessions)
+    container = Services(settings=settings, db=db, bus=bus, presence=Presence(),
+                         outbox=OutboxWorker(db, settings), read_db=read_db)
+    app.extensions[EXTENSION_KEY] = container
+    install_error_handlers(app)
+    bus.subscribe("outbox.enqueued", container.outbox.wake)
+
+    _register_blueprints(app)
+
+    run_workers = start_workers if start_workers is not None else True
+    if run_workers and settings.outbox_worker_enabled:
+        container.outbox.start()
+    if run_workers and settings.scheduler_enabled:
+        from fleet.scheduler import Scheduler
+
+        scheduler = Scheduler(container)
+        scheduler.start()
+        container.extras["scheduler"] = scheduler
+    log.info("printfleet app ready env=%s database=%s", settings.env, db.dialect)
+    return app
+
+
+def _register_blueprints(app: APIFlask) -> None:
+    from fleet.api import api
+    from protocols.cloudprnt_http import bp as cloudprnt_bp
+    from protocols.goodcom import bp as goodcom_bp
+
+    app.register_blueprint(api)
+    app.register_blueprint(cloudprnt_bp)
+    app.register_blueprint(goodcom_bp)
+    _hide_protocols_from_spec(app)
+
+
+def _hide_protocols_from_spec(app: APIFlask) -> None:
+    @app.spec_processor
+    def _only_api(spec: dict[str, Any]) -> dict[str, Any]:
+        spec["paths"] = {path: item for path, item in spec.get("paths", {}).items() if path.startswith("/api/v1")}
+        return spec
+
+
+def shutdown(app: APIFlask) -> None:
+    """Stop the workers and close the database pools of ``app``."""
+    container: Services = app.extensions[EXTENSION_KEY]
+    scheduler = container.extras.get("scheduler")
+    if scheduler is not None:
+        scheduler.shutdown()
+    container.outbox.stop()
+    with container.db.session() as session:
+        container.presence.flush(session)
+    container.db.dispose()
+    if container.read_db is not container.db:
+        container.read_db.dispose()

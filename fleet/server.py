@@ -1,0 +1,57 @@
+"""Run the WSGI app: in the foreground for ``printfleet serve``, or in a thread for the demo and tests.
+
+Werkzeug's threaded server handles HTTP and Socket.IO (threading mode with simple-websocket). For
+larger fleets, run the app under gunicorn as docs/deployment.md describes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+log = logging.getLogger(__name__)
+
+
+class ServerThread:
+    """A threaded HTTP server for ``app`` on ``host:port`` (port 0 takes a free one), run in the background."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._server.daemon_threads = True
+        self.host = host
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"http-{self.port}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        log.info("http server started url=%s", self.url)
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)
+        log.info("http server stopped url=%s", self.url)
+
+
+def run_server(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` until interrupted (Ctrl-C or SIGTERM)."""
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except OSError as err:
+        raise SystemExit(f"cannot listen on {host}:{port}: {err.strerror}; pick another port with --port "
+                         "or PRINTFLEET_PORT") from None
+    server.daemon_threads = True
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        log.info("interrupted; shutting down")
+    finally:
+        server.server_close()

@@ -1,0 +1,275 @@
+"""Star CloudPRNT over HTTP: poll POST, job GET, confirmation DELETE (or GET with ``delete``).
+
+The printer's URL is ``/cloudprnt/<device key>/poll``; the device key identifies the account and
+the ``printerMAC`` the printer. A MAC no printer of the account has is quarantined and gets
+``{"jobReady": false}`` until an operator registers it. Every response carries no-cache headers,
+because a caching proxy that replays a job response makes a printer print it again and again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+
+from fleet import dispatch, health, printers
+from fleet.models import Account, Job, Printer, utcnow
+from fleet.rendering import PRODUCIBLE, UnsupportedMediaType, job_document, offered_media_types, receipt_profile, render
+from fleet.states import HELD_JOB_STATES, WAITING_JOB_STATES
+from fleet.web import base_url, services
+from protocols.cloudprnt_status import asb_conditions, code_conditions, parse_asb, parse_status_code, to_bool
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("cloudprnt", __name__, url_prefix="/cloudprnt")
+
+#: Client actions asked on first contact and then every ``client_info_interval_seconds``.
+CLIENT_ACTIONS = ("ClientType", "ClientVersion", "Encodings", "GetPollInterval", "PageInfo")
+#: Wait before asking again when a printer ignored the last request.
+ASK_AGAIN_AFTER = timedelta(seconds=60)
+#: Download timeout: the printer never got the data, so the job may be offered again.
+RETRY_CODES = frozenset({"520"})
+
+NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "Pragma": "no-cache", "Expires": "0"}
+
+
+class ClientActionLedger:
+    """When each printer was last asked for its client information, so it is asked once, not every poll."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._asked: dict[int, datetime] = {}
+
+    def should_ask(self, printer: Printer, interval: timedelta, now: datetime) -> bool:
+        if printer.client_info_at is not None and now - printer.client_info_at < interval:
+            return False
+        with self._lock:
+            asked = self._asked.get(printer.id)
+            if asked is not None and now - asked < ASK_AGAIN_AFTER:
+                return False
+            self._asked[printer.id] = now
+        return True
+
+
+def _ledger() -> ClientActionLedger:
+    return services().extras.setdefault("cloudprnt_ledger", ClientActionLedger())  # type: ignore[no-any-return]
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json", headers=NO_CACHE)
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": {"status": status, "message": message}}, status)
+
+
+def _account(session: Any, device_key: str) -> Account | None:
+    return session.scalars(select(Account).where(Account.device_key == device_key)).first()
+
+
+def _request_mac() -> str | None:
+    raw = request.args.get("mac") or request.headers.get("X-Star-Mac")
+    if not raw:
+        return None
+    try:
+        return printers.normalize_mac(raw)
+    except ValueError:
+        return None
+
+
+@bp.post("/<device_key>/poll")
+def poll(device_key: str) -> Response:
+    try:
+        body = json.loads(request.get_data(cache=False) or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "poll body is not JSON; send the CloudPRNT poll object")
+    if not isinstance(body, dict):
+        return _error(400, "poll body must be a JSON object")
+    if body.get("statusCode") is None:
+        return _error(400, "statusCode is missing; it is the one mandatory poll field")
+    raw_mac = body.get("printerMAC") or request.headers.get("X-Star-Mac")
+    if not raw_mac:
+        # Only statusCode is mandatory; without a MAC the printer cannot be told apart, so it gets no job.
+        log.warning("poll without printerMAC addr=%s status=%s", request.remote_addr, str(body.get("statusCode"))[:40])
+        return _json({"jobReady": False})
+    try:
+        mac = printers.normalize_mac(str(raw_mac))
+    except ValueError:
+        return _error(400, f"printerMAC {raw_mac!r} is invalid; send the Ethernet MAC such as 00:11:62:0e:15:58")
+
+    container = services()
+    now = utcnow()
+    with container.read_db.session() as session:
+        account = _account(session, device_key)
+        if account is None:
+            log.warning("poll with unknown device key mac=%s addr=%s", mac, request.remote_addr)
+            return _error(403, "unknown CloudPRNT URL; copy the URL from printfleet again")
+        printer = printers.find_by_mac(session, account.id, mac)
+        if printer is None:
+            account_id = account.id
+        else:
+            session.expunge(printer)
+    if printer is None:
+        with container.db.session() as session:
+            printers.quarantine(session, account_id, "cloudprnt", mac, request.remote_addr,
+                                {"statusCode": str(body.get("statusCode"))[:60]})
+        return _json({"jobReady": False})
+
+    container.presence.touch(printer.id, now)
+    _record_status(printer, body, now)
+    return _json(_poll_answer(printer, body, now))
+
+
+def _record_status(printer: Printer, body: dict[str, Any], now: datetime) -> None:
+    status = parse_status_code(body.get("statusCode"))
+    conditions = code_conditions(status) | asb_conditions(parse_asb(body.get("status")))
+    answers = _client_action_answers(body.get("clientAction"))
+    unchanged = (printer.online and set(printer.conditions or []) == conditions
+                 and printer.status_code == str(status) and not answers)
+    if unchanged:
+        log.debug("poll printer=%s status=%s", printer.id, status)
+        return
+    container = services()
+    with container.db.session() as session:
+        row = session.get(Printer, printer.id, with_for_update=True)
+        assert row is not None
+        interval = _poll_interval(answers.get("GetPollInterval")) or row.poll_interval_seconds
+        reading = health.HealthReading(online=True, conditions=frozenset(conditions), status_code=str(status),
+                                       detail={"asb": body.get("status")} if body.get("status") else {},
+                                       poll_interval_seconds=interval)
+        health.apply_reading(session, row, reading, now)
+        if answers:
+            row.client_info = {**(row.client_info or {}), **answers}
+            row.client_info_at = now
+            log.info("client info stored printer=%s keys=%s", row.id, ",".join(sorted(answers)))
+        printer.client_info, printer.client_info_at = row.client_info, row.client_info_at
+        printer.online, printer.conditions = row.online, row.conditions
+
+
+def _poll_interval(raw: object) -> int | None:
+    try:
+        seconds = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return seconds if 1 <= seconds <= 86_400 else None
+
+
+def _client_action_answers(raw: object) -> dict[str, Any]:
+    """Collect ``{request: result}`` from a poll's clientAction list (some firmware says ``response``)."""
+    answers: dict[str, Any] = {}
+    if not isinstance(raw, list):
+        return answers
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("request"), str):
+            continue
+        result = entry.get("result", entry.get("response"))
+        if entry["request"] in CLIENT_ACTIONS and result is not None:
+            answers[entry["request"]] = result if isinstance(result, dict) else str(result)[:500]
+    return answers
+
+
+def _poll_answer(printer: Printer, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    container = services()
+    interval = timedelta(seconds=container.settings.client_info_interval_seconds)
+    if _ledger().should_ask(printer, interval, now):
+        # A response with client actions makes the printer run them and poll again at once,
+        # so jobs are offered on the next poll rather than in this one.
+        log.info("asking client info printer=%s", printer.id)
+        return {"jobReady": False, "clientAction": [{"request": name, "options": ""} for name in CLIENT_ACTIONS]}
+    if to_bool(body.get("printingInProgress")):
+        return {"jobReady": False}
+    if "paper_out" in (printer.conditions or []) or "cover_open" in (printer.conditions or []):
+        return {"jobReady": False}
+
+    with container.read_db.session() as session:
+        job = dispatch.next_job(session, printer.id, now)
+        if job is None:
+            return {"jobReady": False}
+        job_id, token, state = job.id, job.token, job.state
+    if state != "offered":
+        with container.db.session() as session:
+            row = session.get(Job, job_id)
+            if row is not None:
+                dispatch.mark_offered(session, row, now)
+    return {"jobReady": True, "mediaTypes": offered_media_types(printer), "jobToken": token, "deleteMethod": "DELETE"}
+
+
+def _printer_from_query(session: Any, device_key: str) -> Printer | None:
+    account = _account(session, device_key)
+    mac = _request_mac()
+    if account is None or mac is None:
+        return None
+    return printers.find_by_mac(session, account.id, mac)
+
+
+@bp.get("/<device_key>/poll")
+def fetch_or_confirm(device_key: str) -> Response:
+    if "delete" in request.args:
+        return _confirm(device_key)
+    return _fetch(device_key)
+
+
+@bp.delete("/<device_key>/poll")
+def confirm(device_key: str) -> Response:
+    return _confirm(device_key)
+
+
+def _held_or_waiting_token(session: Any, printer: Printer, states: frozenset[str]) -> str | None:
+    """Token of the printer's oldest job in ``states``, for firmware that sends no ``token``."""
+    job = session.scalars(select(Job).where(Job.printer_id == printer.id, Job.state.in_(states)).order_by(Job.id)).first()
+    return job.token if job else None
+
+
+def _fetch(device_key: str) -> Response:
+    media_type = (request.args.get("type") or "").split(";")[0].strip() or None
+    container = services()
+    with container.db.session() as session:
+        printer = _printer_from_query(session, device_key)
+        if printer is None:
+            return _error(404, "no job: unknown printer or URL")
+        if media_type is not None and media_type not in PRODUCIBLE:
+            log.info("job type not producible printer=%s type=%s", printer.id, media_type)
+            return _error(415, f"media type {media_type} is not produced here; use one of {', '.join(PRODUCIBLE)}")
+        media_type = media_type or offered_media_types(printer)[0]
+        token = request.args.get("token") or _held_or_waiting_token(session, printer, WAITING_JOB_STATES | HELD_JOB_STATES)
+        claim = dispatch.claim_job(session, printer, token, media_type) if token else None
+        if claim is None:
+            return _error(404, "no job for this printer and token")
+        document = job_document(claim.job, base_url())
+        profile = receipt_profile(printer)
+        job_id = claim.job.id
+    try:
+        rendered = render(document, media_type, profile)
+    except UnsupportedMediaType:
+        return _error(415, f"media type {media_type} is not produced here")
+    log.info("job served job=%s printer=%s type=%s bytes=%s", job_id, printer.id, media_type, len(rendered.body))
+    return Response(rendered.body, status=200, content_type=rendered.content_type, headers={**NO_CACHE, **rendered.headers})
+
+
+def _confirm(device_key: str) -> Response:
+    status = parse_status_code(request.args.get("code"))
+    container = services()
+    with container.db.session() as session:
+        printer = _printer_from_query(session, device_key)
+        if printer is None:
+            return _error(404, "unknown printer or URL")
+        token = request.args.get("token") or _held_or_waiting_token(session, printer, HELD_JOB_STATES)
+        if token is None:
+            log.warning("confirmation without a job printer=%s code=%s", printer.id, status)
+            return _json({})
+        retry = status.code in RETRY_CODES
+        job = dispatch.confirm_job(session, printer, token, status.is_success, str(status), retry=retry)
+        if job is None:
+            return _error(404, "no job with this token")
+    return _json({})
+
+
+@bp.get("/<device_key>/cloudprnt-setting.json")
+def server_setting(device_key: str) -> Response:
+    """Server-setting GET of MQTT-capable printers. 404 tells the printer this server speaks HTTP only."""
+    return _error(404, "CloudPRNT over MQTT is off for this server; the printer keeps polling over HTTP")
