@@ -73,3 +73,12 @@ def hash_device_password(password: str) -> str:
 
 def check_device_password(stored: str | None, password: str) -> bool:
     return stored is not None and hmac.compare_digest(stored, _digest(password))
+
+
+#: Realm of the HTTP Digest challenge sent to Epson Server Direct Print printers.
+DIGEST_REALM = "printfleet"
+
+
+def digest_ha1(user: str, password: str, realm: str = DIGEST_REALM) -> str:
+    """Return HA1 = MD5(user:realm:password) of RFC 7616, which Digest verification needs (MD5 by the RFC)."""
+    return hashlib.md5(f"{user}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fleet.accounts import hash_device_password
+from fleet.accounts import digest_ha1, hash_device_password
 from fleet.errors import FleetError, InvalidInput, NotFound
 from fleet.events import queue_event
 from fleet.models import Account, Printer, QuarantinedPrinter, utcnow
@@ -108,6 +108,12 @@ def register_printer(
         device_user = secrets.token_hex(4)
         password = secrets.token_urlsafe(12)
         password_hash = hash_device_password(password)
+    elif protocol == "epson_sdp":
+        # The Server Direct Print ID (at most 30 of [A-Za-z0-9_.-]) and a Digest password; Digest
+        # needs MD5(user:realm:password) on the server, so that is what is stored.
+        device_user = device_user or f"pf{secrets.token_hex(6)}"
+        password = secrets.token_urlsafe(12)
+        password_hash = digest_ha1(device_user, password)
     printer = Printer(
         account_id=account.id, name=name.strip(), protocol=protocol, mac=normalized_mac,
         device_user=device_user, device_password_hash=password_hash,

@@ -26,7 +26,9 @@ def device_config(printer: Printer, account: Account, base: str, password: str |
         config["password"] = password if password else "(shown once at registration)"
         return config
     if printer.protocol == "epson_sdp":
-        return {"server_direct_print_url": f"{base}/epson/{account.device_key}", "id": printer.device_user}
+        return {"server_direct_print_url": f"{base}/epson/{account.device_key}", "id": printer.device_user,
+                "digest_user": printer.device_user,
+                "digest_password": password if password else "(shown once at registration)"}
     return {}
 
 
