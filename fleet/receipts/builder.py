@@ -129,7 +129,7 @@ class PrintSettings:
 
 @dataclass(frozen=True)
 class ReceiptProfile:
-    """What the receipt layer needs to know about a printer model.
+    """Printer model facts that the receipt encoders use.
 
     ``escpos_profile`` names a python-escpos bundled capability profile
     ("TM-T88V", "default"). ``codepage`` fixes the ESC/POS code page (for
@@ -250,10 +250,10 @@ def _cut_blocks(settings: PrintSettings) -> list[Block]:
 def build_order_receipt(order: ReceiptOrder, settings: PrintSettings, profile: ReceiptProfile) -> Document:
     """Build the receipt for ``order`` as ``settings`` ask, for a printer described by ``profile``.
 
-    The document holds ``settings.copies`` copies, each followed by the cut the
-    settings choose (or a paper feed when the cut is "none"), and starts with a
-    buzzer when ``settings.buzzer`` is set. ``profile`` is accepted so layout can
-    depend on the paper; the encoders apply its widths.
+    The document contains ``settings.copies`` copies, each followed by the cut
+    the settings choose (or a paper feed when the cut is "none"). It starts with
+    a buzzer when ``settings.buzzer`` is set. The blocks do not depend on
+    ``profile`` yet, because the encoders apply its widths and code page.
     """
     body = (
         _header_blocks(settings)

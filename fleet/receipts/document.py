@@ -147,9 +147,7 @@ class Barcode:
         if self.symbology is Symbology.EAN13:
             self._check_ean13()
         elif not (0 < len(self.data) <= 80 and all(" " <= char <= "~" for char in self.data)):
-            raise ValueError(
-                f"CODE128 data must be 1-80 printable ASCII characters, got {self.data!r}."
-            )
+            raise ValueError(f"CODE128 data must be 1-80 printable ASCII characters, got {self.data!r}.")
 
     def _check_ean13(self) -> None:
         if not _EAN13_DATA.fullmatch(self.data):
@@ -236,11 +234,24 @@ class Document:
     def __len__(self) -> int:
         return len(self.blocks)
 
-    def last_cut(self) -> Cut | None:
-        """Return the Cut that ends the document, ignoring trailing drawer and buzzer blocks."""
-        for block in reversed(self.blocks):
+    def last_cut_index(self) -> int | None:
+        """Return the index of the Cut that ends the document, or None.
+
+        Feed, drawer and buzzer blocks after that Cut are ignored.
+        """
+        for index in range(len(self.blocks) - 1, -1, -1):
+            block = self.blocks[index]
             if isinstance(block, Cut):
-                return block
+                return index
             if not isinstance(block, (DrawerKick, Buzzer, Feed)):
                 return None
         return None
+
+    def last_cut(self) -> Cut | None:
+        """Return the Cut that ends the document (see :meth:`last_cut_index`), or None."""
+        index = self.last_cut_index()
+        if index is None:
+            return None
+        block = self.blocks[index]
+        assert isinstance(block, Cut)
+        return block

@@ -74,8 +74,7 @@ def _image_element(picture: PILImage.Image) -> str:
     raster = ImageChops.invert(picture.convert("L")).convert("1").tobytes()
     data = base64.b64encode(raster).decode("ascii")
     return (
-        f'<image width="{picture.width}" height="{picture.height}" color="color_1" mode="mono">'
-        f"{data}</image>"
+        f'<image width="{picture.width}" height="{picture.height}" color="color_1" mode="mono">{data}</image>'
     )
 
 
@@ -88,7 +87,9 @@ class _Encoder:
     def lines(self, lines: list[str], style: TextStyle, align: Align) -> None:
         for line in lines:
             if has_wide_characters(line):
-                self.parts.append(_image_element(render_text_image(line, self.width_px, self.columns, style, align)))
+                self.parts.append(
+                    _image_element(render_text_image(line, self.width_px, self.columns, style, align))
+                )
             else:
                 self.parts.append(_text_element(line, style, align))
 
@@ -97,7 +98,8 @@ class _Encoder:
 
     def barcode(self, block: Barcode) -> None:
         if block.symbology is Symbology.CODE128:
-            # ePOS-Print code128 data starts with a code set selector; "{" itself is written "{{".
+            # ePOS-Print code128 data starts with a code set selector and "{" is written "{{".
+            # NOTE: taken from the ESC/POS GS k rules; not yet checked on an Epson printer.
             kind, data = "code128", "{B" + block.data.replace("{", "{{")
         else:
             kind, data = "ean13", block.full_data
@@ -175,7 +177,7 @@ def _check_epos_print(epos_xml: str, printjobid: str) -> None:
 def wrap_print_request(blocks: list[tuple[str, str, int, str]]) -> str:
     """Build a Server Direct Print ``PrintRequestInfo Version="2.00"`` document.
 
-    ``blocks`` holds one ``(printjobid, devid, timeout_ms, epos_xml)`` tuple per
+    ``blocks`` contains one ``(printjobid, devid, timeout_ms, epos_xml)`` tuple per
     job; each becomes an ``<ePOSPrint>`` element. ``epos_xml`` is the output of
     :func:`encode_epos_xml`.
 
@@ -188,12 +190,15 @@ def wrap_print_request(blocks: list[tuple[str, str, int, str]]) -> str:
     for printjobid, devid, timeout_ms, epos_xml in blocks:
         if not _PRINT_JOB_ID.fullmatch(printjobid):
             raise ValueError(
-                f"Print job id {printjobid!r} is invalid; use 1-30 characters of A-Z, a-z, 0-9, '_', '.', '-'."
+                f"Print job id {printjobid!r} is invalid; "
+                "use 1-30 characters of A-Z, a-z, 0-9, '_', '.', '-'."
             )
         if not devid:
             raise ValueError(f"Print job {printjobid}: device id is empty; use e.g. 'local_printer'.")
         if timeout_ms <= 0:
-            raise ValueError(f"Print job {printjobid}: timeout must be positive milliseconds, got {timeout_ms}.")
+            raise ValueError(
+                f"Print job {printjobid}: timeout must be positive milliseconds, got {timeout_ms}."
+            )
         _check_epos_print(epos_xml, printjobid)
 
         parts.append(

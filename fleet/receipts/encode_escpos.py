@@ -1,8 +1,9 @@
 """ESC/POS encoder built on python-escpos 3.1; the only module that imports escpos.
 
-Each job starts with ``ESC @`` (INIT), because the magic encoder assumes it
-knows the printer's code page and styles, and a reset printer is the only state
-it can know. Styles are set per block with ``set()`` and reset afterwards.
+Each job starts with ``ESC @`` (INIT). It resets the code page and the text
+styles that an earlier job or another client may have left, so the code page
+switches and styles sent here start from a known state. Styles are set with
+``set()`` only when they change.
 
 Text encoding:
 
@@ -16,9 +17,13 @@ Lines holding CJK or other wide characters are printed as raster images rendered
 by :mod:`fleet.receipts.encode_png`, because python-escpos sends such text as
 raw GB18030 bytes, which print as garbage on printers without GB18030 firmware.
 
-The buzzer uses ``ESC B n t`` (python-escpos ``buzzer()``), which Epson TM-T20,
-TM-m30 and many compatible printers with a built-in buzzer accept. Epson's
-``ESC ( A`` pulse-buzzer command is not sent.
+The buzzer uses ``ESC B n t`` (python-escpos ``buzzer()``), the beep command of
+many ESC/POS-compatible printers with a built-in buzzer. Epson's own beeper
+command ``ESC ( A`` is not sent, so Epson models may stay silent.
+
+NOTE: python-escpos 3.1 writes "Using hardware barcode renderer" with print()
+for every barcode, and a media-width warning for every image on profiles
+without a known width ("default", "simple"). Both go to stdout, not to logging.
 """
 
 from __future__ import annotations
@@ -84,9 +89,9 @@ def _capabilities_cache_dir() -> str:
 def _escpos() -> dict[str, Any]:
     """Import python-escpos once, without its import-time side effects.
 
-    ``escpos.capabilities`` calls ``logging.basicConfig()`` on import, which
-    would add a handler to the root logger of the service; handlers it adds are
-    removed again so logging stays as the application configured it.
+    ``escpos.capabilities`` calls ``logging.basicConfig()`` on import, which adds
+    a handler to the root logger when it has none. Handlers added during the
+    import are removed again, so logging stays as the application configured it.
     """
     with _import_lock:
         os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", _capabilities_cache_dir())
@@ -141,7 +146,9 @@ class _Writer:
         self.write_style(style, align)
         for line in lines:
             if has_wide_characters(line):
-                self.write_image(render_text_image(line, self.image_width, self._image_columns(), style, align))
+                self.write_image(
+                    render_text_image(line, self.image_width, self._image_columns(), style, align)
+                )
                 continue
             self.write_style(style, align)
             self.printer.textln(line)
@@ -172,9 +179,13 @@ class _Writer:
         if block.symbology is Symbology.CODE128:
             # Code set B covers printable ASCII; "{" starts a function code, so it is doubled.
             data = "{B" + block.data.replace("{", "{{")
-            self.printer.barcode(data, "CODE128", height=block.height_dots, width=2, function_type="B", align_ct=False)
+            self.printer.barcode(
+                data, "CODE128", height=block.height_dots, width=2, function_type="B", align_ct=False
+            )
         else:
-            self.printer.barcode(block.full_data, "EAN13", height=block.height_dots, width=2, function_type="B", align_ct=False)
+            self.printer.barcode(
+                block.full_data, "EAN13", height=block.height_dots, width=2, function_type="B", align_ct=False
+            )
 
     def write_qr(self, block: QRCode) -> None:
         if not self.printer.profile.supports("qrCode"):

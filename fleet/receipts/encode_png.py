@@ -7,8 +7,8 @@ ePOS-Print encoders for lines their code pages cannot print (CJK).
 Text is drawn on the same column grid as the printers' own font (48 columns on
 576 dots, 32 on 384) with DejaVu Sans Mono when it is installed, else Pillow's
 bundled font. DejaVu covers Latin, Greek and Cyrillic. For CJK a font from
-``_CJK_FONT_PATHS`` is used when one is installed; without one, CJK characters
-print as the font's empty-box glyph, visibly wrong but never another character.
+``_CJK_FONT_PATHS`` is used when one is installed. Without one, CJK characters
+print as the font's empty-box glyph: visibly wrong, but never another character.
 """
 
 from __future__ import annotations
@@ -89,11 +89,14 @@ def _truetype(path: Path, size: float) -> ImageFont.FreeTypeFont | None:
 @functools.lru_cache(maxsize=16)
 def _load_fonts(cell: int) -> _Fonts:
     size = cell / _MONO_ADVANCE_EM
-    regular = _truetype(_DEJAVU_DIR / "DejaVuSansMono.ttf", size)
-    bold = _truetype(_DEJAVU_DIR / "DejaVuSansMono-Bold.ttf", size)
-    if regular is None:
+    mono = _truetype(_DEJAVU_DIR / "DejaVuSansMono.ttf", size)
+    bold = _truetype(_DEJAVU_DIR / "DejaVuSansMono-Bold.ttf", size) if mono else None
+    regular: ImageFont.FreeTypeFont | ImageFont.ImageFont
+    if mono is None:
         logger.info("DejaVu Sans Mono not found in %s; using Pillow's default font", _DEJAVU_DIR)
         regular = ImageFont.load_default(size=size)
+    else:
+        regular = mono
     cjk = next((font for font in (_truetype(path, cell * 2) for path in _CJK_FONT_PATHS) if font), None)
 
     ascent, descent = regular.getmetrics() if isinstance(regular, ImageFont.FreeTypeFont) else (cell * 2, 0)
@@ -117,8 +120,9 @@ def _render_line(line: str, style: TextStyle, fonts: _Fonts) -> PILImage.Image:
 
     column = 0
     for cluster in clusters(line):
-        wide = char_width(cluster[0]) == 2
-        font = fonts.cjk if (wide and fonts.cjk) else (fonts.bold if style.bold else fonts.regular)
+        font = fonts.bold if style.bold else fonts.regular
+        if char_width(cluster[0]) == 2 and fonts.cjk:
+            font = fonts.cjk
         x = column * fonts.cell
         draw.text((x, fonts.baseline), cluster, font=font, fill=foreground, anchor="ls")
         if style.bold and (fonts.synthetic_bold or font is fonts.cjk):
@@ -148,7 +152,9 @@ def _place(strip: PILImage.Image, width_px: int, align: Align) -> PILImage.Image
     return band
 
 
-def _text_bands(lines: list[str], style: TextStyle, align: Align, width_px: int, fonts: _Fonts) -> list[PILImage.Image]:
+def _text_bands(
+    lines: list[str], style: TextStyle, align: Align, width_px: int, fonts: _Fonts
+) -> list[PILImage.Image]:
     return [_place(_render_line(line, style, fonts), width_px, align) for line in lines]
 
 
@@ -199,7 +205,9 @@ def qr_image(data: str, module_dots: int, width_px: int, align: Align = Align.CE
     for row, cells in enumerate(matrix):
         for col, dark in enumerate(cells):
             if dark:
-                draw.rectangle((col * module, row * module, (col + 1) * module - 1, (row + 1) * module - 1), fill=_BLACK)
+                draw.rectangle(
+                    (col * module, row * module, (col + 1) * module - 1, (row + 1) * module - 1), fill=_BLACK
+                )
     return _to_one_bit(_place(picture, width_px, align))
 
 
@@ -229,11 +237,15 @@ def _rule_band(width_px: int, fonts: _Fonts, dashed: bool = False) -> PILImage.I
     y = fonts.line_height // 2
     step = fonts.cell if dashed else width_px
     for x in range(0, width_px, step):
-        draw.rectangle((x, y - 1, min(x + step - 1 - (step // 3 if dashed else 0), width_px - 1), y), fill=_BLACK)
+        draw.rectangle(
+            (x, y - 1, min(x + step - 1 - (step // 3 if dashed else 0), width_px - 1), y), fill=_BLACK
+        )
     return band
 
 
-def _block_bands(block: object, width_px: int, columns: int, fonts: _Fonts, is_last_cut: bool) -> list[PILImage.Image]:
+def _block_bands(
+    block: object, width_px: int, columns: int, fonts: _Fonts, is_last_cut: bool
+) -> list[PILImage.Image]:
     if isinstance(block, Text):
         line_columns = columns // 2 if block.style.double_width else columns
         return _text_bands(wrap(block.text, line_columns), block.style, block.align, width_px, fonts)
@@ -279,10 +291,10 @@ def render_document(doc: Document, width_px: int, columns: int | None = None) ->
     font (48 columns on 576 dots).
     """
     fonts, columns = _fonts_for(width_px, columns)
-    last_cut = doc.last_cut()
+    last_cut = doc.last_cut_index()
     bands: list[PILImage.Image] = []
-    for block in doc:
-        bands += _block_bands(block, width_px, columns, fonts, block is last_cut)
+    for index, block in enumerate(doc):
+        bands += _block_bands(block, width_px, columns, fonts, index == last_cut)
     return _to_one_bit(_stack(bands, width_px))
 
 

@@ -1,7 +1,7 @@
 """Plain-text encoder for Star CloudPRNT ``text/plain`` jobs.
 
 A ``text/plain`` job is printed in the printer's own font and code page, and the
-printer cuts after it; styles, barcodes and images cannot be expressed. So this
+printer cuts after it. Styles, barcodes and images cannot be expressed, so this
 encoder lays the document out on the column grid (alignment by padding, columns
 filled with dots or spaces, rules drawn with their character), prints barcode
 and QR data as readable text and leaves images out. Cut, buzzer and cash drawer
@@ -56,10 +56,10 @@ def _block_lines(block: object, columns: int, is_last_cut: bool) -> list[str]:
 
 def encode_lines(doc: Document, columns: int) -> list[str]:
     """Lay ``doc`` out as lines of at most ``columns`` display columns."""
-    last_cut = doc.last_cut()
+    last_cut = doc.last_cut_index()
     lines: list[str] = []
-    for block in doc:
-        lines += _block_lines(block, columns, block is last_cut)
+    for index, block in enumerate(doc):
+        lines += _block_lines(block, columns, index == last_cut)
     return lines
 
 
@@ -92,6 +92,9 @@ def star_job_headers(doc: Document) -> dict[str, str]:
     before the first printed block and ``X-Star-Buzzerendpattern`` for one
     after it; ``X-Star-CashDrawer`` ("start" or "end") likewise for a DrawerKick.
     Buzzer patterns are 1-3 on Star printers, so ``times`` is capped at 3.
+
+    NOTE: how Star firmware plays patterns 1-3 is not documented here, so the
+    mapping from Buzzer.times to a pattern number is a guess.
     """
     headers = {"X-Star-Cut": star_cut_header(doc)}
     printed_yet = False

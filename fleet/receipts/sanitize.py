@@ -41,7 +41,7 @@ def clean_text(text: str) -> str:
 
     Tabs, line breaks and the other whitespace controls become a space, every
     other removed character (see ``_REMOVED_CATEGORIES``) is dropped. The result
-    holds one line of printable text. Filtering runs before normalisation
+    is one line of printable text. Filtering runs before normalisation
     because removing a control character can bring a base letter and a combining
     mark together, which NFC then composes; in this order the function is
     idempotent.

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 from conftest import make_order
-from hypothesis import given, settings as hypothesis_settings
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from fleet.receipts.builder import (
@@ -21,7 +22,18 @@ from fleet.receipts.builder import (
     format_amount,
     format_money,
 )
-from fleet.receipts.document import Barcode, Buzzer, Columns, Cut, CutMode, Document, QRCode, Rule, Text
+from fleet.receipts.document import (
+    Barcode,
+    Buzzer,
+    Columns,
+    Cut,
+    CutMode,
+    Document,
+    DrawerKick,
+    QRCode,
+    Rule,
+    Text,
+)
 from fleet.receipts.encode_text import (
     encode_text,
     encode_text_payload,
@@ -39,7 +51,9 @@ def _columns(doc: Document) -> list[tuple[str, str]]:
     return [(block.left, block.right) for block in doc if isinstance(block, Columns)]
 
 
-def test_build_order_receipt_item_lines(order: ReceiptOrder, settings: PrintSettings, profile_80mm_cp858: ReceiptProfile) -> None:
+def test_build_order_receipt_item_lines(
+    order: ReceiptOrder, settings: PrintSettings, profile_80mm_cp858: ReceiptProfile
+) -> None:
     doc = build_order_receipt(order, settings, profile_80mm_cp858)
 
     assert _columns(doc) == [
@@ -50,7 +64,9 @@ def test_build_order_receipt_item_lines(order: ReceiptOrder, settings: PrintSett
     ]
 
 
-def test_build_order_receipt_order_details(order: ReceiptOrder, settings: PrintSettings, profile_80mm_cp858: ReceiptProfile) -> None:
+def test_build_order_receipt_order_details(
+    order: ReceiptOrder, settings: PrintSettings, profile_80mm_cp858: ReceiptProfile
+) -> None:
     texts = _texts(build_order_receipt(order, settings, profile_80mm_cp858))
 
     assert texts[:2] == ["Trattoria Roma", "Main Street 1"]
@@ -66,11 +82,15 @@ def test_build_order_receipt_order_details(order: ReceiptOrder, settings: PrintS
     assert texts[-1] == "Thank you!"
 
 
-def test_build_order_receipt_codes_and_cut(order: ReceiptOrder, settings: PrintSettings, profile_80mm_cp858: ReceiptProfile) -> None:
+def test_build_order_receipt_codes_and_cut(
+    order: ReceiptOrder, settings: PrintSettings, profile_80mm_cp858: ReceiptProfile
+) -> None:
     doc = build_order_receipt(order, settings, profile_80mm_cp858)
 
     assert doc.blocks[0] == Buzzer(2)
-    assert [block.data for block in doc if isinstance(block, QRCode)] == ["https://shop.example/orders/A-1042"]
+    assert [block.data for block in doc if isinstance(block, QRCode)] == [
+        "https://shop.example/orders/A-1042"
+    ]
     assert doc.blocks[-1] == Cut(CutMode.PARTIAL)
 
 
@@ -115,7 +135,12 @@ def test_build_order_receipt_unknown_order_type(profile_80mm_cp858: ReceiptProfi
 
 @pytest.mark.parametrize(
     ("amount", "expected"),
-    [(Decimal("2.005"), "2.01"), (Decimal("12.5"), "12.50"), (Decimal("-3"), "-3.00"), (Decimal("1E+3"), "1000.00")],
+    [
+        (Decimal("2.005"), "2.01"),
+        (Decimal("12.5"), "12.50"),
+        (Decimal("-3"), "-3.00"),
+        (Decimal("1E+3"), "1000.00"),
+    ],
     ids=["half-up", "pad", "negative", "exponent"],
 )
 def test_format_amount_two_places(amount: Decimal, expected: str) -> None:
@@ -146,7 +171,9 @@ def test_receipt_order_rejects_bad_currency() -> None:
         make_order(currency="euro")
 
 
-def test_encode_text_line_widths(order: ReceiptOrder, settings: PrintSettings, profile_58mm: ReceiptProfile) -> None:
+def test_encode_text_line_widths(
+    order: ReceiptOrder, settings: PrintSettings, profile_58mm: ReceiptProfile
+) -> None:
     for columns in (32, 42, 48):
         lines = encode_text(build_order_receipt(order, settings, profile_58mm), columns).splitlines()
         assert lines
@@ -164,7 +191,9 @@ def test_encode_text_fills_columns(order: ReceiptOrder, profile_58mm: ReceiptPro
 
 def test_encode_text_wraps_long_item(profile_58mm: ReceiptProfile) -> None:
     item = ReceiptItem("Quattro formaggi with extra mozzarella", 1, Decimal("9.90"))
-    lines = encode_text(build_order_receipt(make_order(items=(item,)), PrintSettings(), profile_58mm), 32).splitlines()
+    lines = encode_text(
+        build_order_receipt(make_order(items=(item,)), PrintSettings(), profile_58mm), 32
+    ).splitlines()
 
     assert "1 x Quattro formaggi with" in lines
     assert "extra mozzarella .......... 9.90" in lines
@@ -174,20 +203,26 @@ def test_encode_text_wraps_long_item(profile_58mm: ReceiptProfile) -> None:
     ("cut", "expected"),
     [("partial", "partial; feed=true"), ("full", "full; feed=true"), ("none", "none")],
 )
-def test_star_cut_header_values(order: ReceiptOrder, profile_80mm_cp858: ReceiptProfile, cut: str, expected: str) -> None:
+def test_star_cut_header_values(
+    order: ReceiptOrder, profile_80mm_cp858: ReceiptProfile, cut: str, expected: str
+) -> None:
     doc = build_order_receipt(order, PrintSettings(cut=cut), profile_80mm_cp858)
 
     assert star_cut_header(doc) == expected
 
 
-def test_star_job_headers_buzzer(order: ReceiptOrder, settings: PrintSettings, profile_80mm_cp858: ReceiptProfile) -> None:
+def test_star_job_headers_buzzer(
+    order: ReceiptOrder, settings: PrintSettings, profile_80mm_cp858: ReceiptProfile
+) -> None:
     headers = star_job_headers(build_order_receipt(order, settings, profile_80mm_cp858))
 
     assert headers == {"X-Star-Cut": "partial; feed=true", "X-Star-Buzzerstartpattern": "2"}
 
 
 def test_encode_text_payload_codepage(order: ReceiptOrder, profile_80mm_cp858: ReceiptProfile) -> None:
-    body, content_type = encode_text_payload(build_order_receipt(order, PrintSettings(), profile_80mm_cp858), profile_80mm_cp858)
+    body, content_type = encode_text_payload(
+        build_order_receipt(order, PrintSettings(), profile_80mm_cp858), profile_80mm_cp858
+    )
 
     assert content_type == "text/plain"
     assert "Customer: Jürgen Müller".encode("cp858") in body
@@ -228,16 +263,40 @@ _items = st.builds(
     ReceiptItem,
     name=_names,
     quantity=st.integers(min_value=1, max_value=10**6),
-    unit_price=st.decimals(min_value=-(10**6), max_value=10**6, places=2, allow_nan=False, allow_infinity=False),
+    unit_price=st.decimals(
+        min_value=-(10**6), max_value=10**6, places=2, allow_nan=False, allow_infinity=False
+    ),
     notes=st.none() | _names,
 )
 
 
 @hypothesis_settings(deadline=None, max_examples=150)
-@given(items=st.lists(_items, min_size=1, max_size=5), columns=st.sampled_from([16, 32, 42, 48]), customer=_names)
+@given(
+    items=st.lists(_items, min_size=1, max_size=5), columns=st.sampled_from([16, 32, 42, 48]), customer=_names
+)
 def test_encode_text_never_exceeds_columns(items: list[ReceiptItem], columns: int, customer: str) -> None:
     profile = ReceiptProfile("prop", columns=columns)
     order = make_order(items=tuple(items), customer_name=customer)
-    lines = encode_text(build_order_receipt(order, PrintSettings(header=customer), profile), columns).splitlines()
+    lines = encode_text(
+        build_order_receipt(order, PrintSettings(header=customer), profile), columns
+    ).splitlines()
 
     assert [line for line in lines if text_width(line) > columns] == []
+
+
+def test_encode_text_mid_document_cut() -> None:
+    cut = Cut()
+    doc = Document((Text("one"), cut, Text("two"), cut))
+
+    assert encode_text(doc, 32) == "one\n\n\n\n\ntwo\n"
+    assert star_cut_header(doc) == "partial; feed=true"
+
+
+def test_star_job_headers_drawer_at_end() -> None:
+    doc = Document((Text("paid"), Cut(CutMode.FULL, feed=False), DrawerKick(2), Buzzer(5)))
+
+    assert star_job_headers(doc) == {
+        "X-Star-Cut": "full; feed=false",
+        "X-Star-CashDrawer": "end",
+        "X-Star-Buzzerendpattern": "3",
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleet.receipts.document import Columns, Text
@@ -62,6 +62,7 @@ def test_document_rejects_control_characters() -> None:
         Columns("1 x Pizza", "6.00\x1b")
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_clean_text_never_returns_controls(raw: str) -> None:
     cleaned = clean_text(raw)
@@ -69,6 +70,7 @@ def test_clean_text_never_returns_controls(raw: str) -> None:
     assert not [char for char in cleaned if ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F]
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_clean_text_is_idempotent(raw: str) -> None:
     once = clean_text(raw)
@@ -76,6 +78,7 @@ def test_clean_text_is_idempotent(raw: str) -> None:
     assert unicodedata.is_normalized("NFC", once)
 
 
+@settings(deadline=None)
 @given(st.text())
 def test_clean_text_output_accepted_by_document(raw: str) -> None:
     assert Text(clean_text(raw)).text == clean_text(raw)
