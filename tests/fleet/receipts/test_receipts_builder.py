@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from conftest import make_order
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from receipt_samples import make_order
 
 from fleet.receipts.builder import (
     DECISION_PROMPT,

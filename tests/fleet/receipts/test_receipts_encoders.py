@@ -12,8 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import make_order
 from PIL import Image as PILImage
+from receipt_samples import make_order
 
 from fleet.receipts.builder import (
     PrintSettings,
