@@ -13,6 +13,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import threading
@@ -65,6 +66,10 @@ def describe(job: PrintedJob) -> str:
     return f"{header}\n{job.text.rstrip()}" if job.text else header
 
 
+def _has_news(simulator: SimulatedPrinter, printed_count: int, done: threading.Event) -> bool:
+    return len(simulator.printed) > printed_count or done.is_set()
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -77,12 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     simulator.start()
     if isinstance(simulator, EscposNetworkPrinter):
         print(f"ESC/POS printer listening on {simulator.host}:{simulator.port}", flush=True)
-    shown = 0
+    printed_count = 0
     while not done.is_set():
-        simulator.wait_for(lambda: len(simulator.printed) > shown or done.is_set(), 1.0)
-        for job in simulator.printed[shown:]:
+        simulator.wait_for(functools.partial(_has_news, simulator, printed_count, done), 1.0)
+        for job in simulator.printed[printed_count:]:
             print(describe(job), flush=True)
-            shown += 1
+            printed_count += 1
     simulator.stop()
     print(f"counters: {simulator.counters}", flush=True)
 

@@ -46,7 +46,7 @@ class SimulatedPrinter:
     """Base of every simulator: owns the thread, the printed-job record and the counters.
 
     Subclasses implement :meth:`poll_once`, which runs one protocol exchange and returns True when the
-    printer must poll again at once (for example after answering CloudPRNT client actions). Polling
+    printer must poll again at once (for example after receiving CloudPRNT client actions). Polling
     subclasses use the default :meth:`_run` loop; a listening printer overrides it.
     """
 
@@ -85,8 +85,8 @@ class SimulatedPrinter:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread and wait for it, at most `timeout` seconds.
 
-        A request already on the wire finishes or times out first, so the join is bounded by
-        `timeout` and not guaranteed; a thread still alive afterwards is logged at WARNING.
+        A request already on the wire finishes or times out first, so the thread may outlive the join.
+        A thread still alive after `timeout` is logged at WARNING.
         """
         self.stop_event.set()
         self._wake.set()
@@ -224,20 +224,20 @@ class SimulatedPrinter:
 
     # -- error reporting -----------------------------------------------------------------------------------
 
-    def _report_failure(self, what: str, error: object) -> None:
+    def _report_failure(self, exchange: str, error: object) -> None:
         """Count a failed exchange with the server and log it without flooding the log."""
         self._count("errors")
         self._failure_streak += 1
         if self._failure_streak == 1 or self._failure_streak % _WARNING_EVERY == 0:
             logger.warning(
                 "Simulator %s failed printer=%s error=%s failures_in_a_row=%d",
-                what,
+                exchange,
                 self.printer_id,
                 error,
                 self._failure_streak,
             )
         else:
-            logger.debug("Simulator %s failed printer=%s error=%s", what, self.printer_id, error)
+            logger.debug("Simulator %s failed printer=%s error=%s", exchange, self.printer_id, error)
 
     def _report_success(self) -> None:
         if self._failure_streak:

@@ -2,7 +2,7 @@
 
 One URL carries the three request types: the poll is a JSON POST, the job download a GET with
 ``type``/``mac``/``token`` in the query string, and the confirmation a DELETE (or a GET with a bare
-``delete`` flag when the poll response said ``"deleteMethod": "GET"``). Facts come from Star's CloudPRNT
+``delete`` flag when the poll response contained ``"deleteMethod": "GET"``). Facts come from Star's CloudPRNT
 Developer Guide Rev 1.4 and Protocol Guide 2.4.
 """
 
@@ -19,7 +19,11 @@ from urllib.parse import quote
 
 import requests
 
-from protocols.simulators.base import DEFAULT_REQUEST_TIMEOUT, PrintedJob, SimulatedPrinter
+from protocols.simulators.base import (
+    DEFAULT_REQUEST_TIMEOUT,
+    PrintedJob,
+    SimulatedPrinter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +50,8 @@ STATUS_CODES: dict[str, str] = {
 }
 
 # ASB byte indexes and bits (Star Automatic Status Back, 9-byte form).
-# NOTE: the bit positions follow the Star ASB layout as commonly decoded (offline 0x08 and cover open 0x20
-# in byte 3, paper near end 0x04 and paper empty 0x08 in byte 6); the jam bit (byte 5, 0x08) is a guess.
+# NOTE: the bit positions follow the Star ASB layout as commonly decoded: offline 0x08 and cover open 0x20
+# in byte 3, paper near end 0x04 and paper empty 0x08 in byte 6. The jam bit (byte 5, 0x08) is a guess.
 _ASB_HEADER = (0x23, 0x06)
 _ASB_BITS: dict[str, tuple[tuple[int, int], ...]] = {
     "ok": (),
@@ -124,7 +128,7 @@ class CloudPrntSimulator(SimulatedPrinter):
         self.page_info = dict(page_info if page_info is not None else DEFAULT_PAGE_INFO)
         self.delete_method_override = delete_method_override.upper() if delete_method_override else None
         self.request_timeout = request_timeout
-        #: Seconds the printer holds the confirmation after printing; it keeps polling meanwhile.
+        #: Seconds the printer waits after printing before it confirms. It keeps polling meanwhile.
         self.confirm_delay: float = 0.0
         #: When True the printer prints but never sends the confirmation (a lost DELETE).
         self.drop_confirmation: bool = False
@@ -138,7 +142,7 @@ class CloudPrntSimulator(SimulatedPrinter):
         self.unique_id: str | None = None
         self._lock = threading.Lock()
         self._status = "ok"
-        self._answers: list[dict[str, Any]] = []
+        self._action_results: list[dict[str, Any]] = []
         self._in_progress: _JobInProgress | None = None
         self._session = requests.Session()
         self._session.auth = auth
@@ -184,7 +188,7 @@ class CloudPrntSimulator(SimulatedPrinter):
             self._send_confirmation(job)
             return False
 
-        body, answers = self._poll_body()
+        body, results = self._poll_body()
         headers = {"Content-Type": "application/json", "User-Agent": self.user_agent}
         try:
             response = self._session.post(
@@ -209,15 +213,15 @@ class CloudPrntSimulator(SimulatedPrinter):
 
         self._report_success()
         with self._lock:
-            # Answers reached the server; drop them unless new requests arrived meanwhile.
-            self._answers = self._answers[len(answers):]
-        logger.debug("Poll answered printer=%s reply=%s", self.printer_id, str(reply)[:200])
+            # The server received these results, so drop them but keep any queued meanwhile.
+            self._action_results = self._action_results[len(results):]
+        logger.debug("Poll response printer=%s body=%s", self.printer_id, str(reply)[:200])
         return self._handle_poll_reply(reply)
 
     def _poll_body(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         with self._lock:
             state = self._status
-            answers = list(self._answers)
+            results = list(self._action_results)
             job = self._in_progress
 
         body: dict[str, Any] = {"statusCode": quote(STATUS_CODES[state])}
@@ -234,14 +238,15 @@ class CloudPrntSimulator(SimulatedPrinter):
             body["uniqueID"] = self.unique_id
         if job is not None and job.token is not None:
             body["jobToken"] = job.token
-        body["clientAction"] = answers or None
-        return body, answers
+        body["clientAction"] = results or None
+        return body, results
 
     def _handle_poll_reply(self, reply: dict[str, Any]) -> bool:
         actions = reply.get("clientAction")
         if isinstance(actions, list) and actions:
-            # A response with client actions is not a print request: answer them and poll again at once.
-            self._queue_answers(actions)
+            # A response with client actions is not a print request. The results go in the next poll,
+            # which starts at once.
+            self._queue_action_results(actions)
             return True
 
         if reply.get("jobReady") not in (True, "true"):
@@ -261,19 +266,19 @@ class CloudPrntSimulator(SimulatedPrinter):
 
     # -- client actions --------------------------------------------------------------------------------
 
-    def _queue_answers(self, actions: list[Any]) -> None:
-        answers = []
+    def _queue_action_results(self, actions: list[Any]) -> None:
+        results = []
         for action in actions:
             if not isinstance(action, dict):
                 continue
             request = str(action.get("request", ""))
-            answers.append({"request": request, "result": self._answer(request, action.get("options"))})
+            results.append({"request": request, "result": self._action_result(request, action.get("options"))})
         with self._lock:
-            self._answers.extend(answers)
-        logger.debug("Answering client actions printer=%s requests=%s", self.printer_id,
-                     [answer["request"] for answer in answers])
+            self._action_results.extend(results)
+        logger.debug("Queued client action results printer=%s requests=%s", self.printer_id,
+                     [result["request"] for result in results])
 
-    def _answer(self, request: str, options: Any) -> Any:
+    def _action_result(self, request: str, options: Any) -> Any:
         if request == "ClientType":
             return self.client_type
         if request == "ClientVersion":

@@ -1,6 +1,6 @@
 """Simulated Epson printer using Server Direct Print (TM-i, TM-m30 and similar).
 
-The printer posts the form ``ConnectionType=GetRequest&ID=<id>[&Name=<name>]``; an empty 200 answer means
+The printer posts the form ``ConnectionType=GetRequest&ID=<id>[&Name=<name>]``; an empty 200 response means
 nothing to print, otherwise the body is a ``PrintRequestInfo`` XML document holding one or more
 ``<ePOSPrint>`` jobs. After printing, the printer posts ``ConnectionType=SetResponse`` with a
 ``PrintResponseInfo`` document. Facts come from Epson's Server Direct Print user's manual and the
@@ -17,7 +17,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 import requests
 
-from protocols.simulators.base import DEFAULT_REQUEST_TIMEOUT, PrintedJob, SimulatedPrinter
+from protocols.simulators.base import (
+    DEFAULT_REQUEST_TIMEOUT,
+    PrintedJob,
+    SimulatedPrinter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +128,7 @@ def _parse_job(block: ET.Element) -> EposJob | None:
     if parameter is not None:
         devid = _child_text(parameter, "devid")
         job_id = _child_text(parameter, "printjobid")
-        raw_timeout = _child_text(parameter, "timeout")
-        timeout = int(raw_timeout) if raw_timeout and raw_timeout.strip().isdigit() else None
+        timeout = _decimal(_child_text(parameter, "timeout"))
     text, cuts = _document_text(document)
     return EposJob(
         devid=devid or "local_printer",
@@ -142,6 +145,13 @@ def _child_text(element: ET.Element, name: str) -> str | None:
     return None if child is None or child.text is None else child.text.strip()
 
 
+def _decimal(text: str | None) -> int | None:
+    """Return `text` as a non-negative ASCII decimal integer, or None."""
+    if text is None or not text.strip().isascii() or not text.strip().isdigit():
+        return None
+    return int(text.strip())
+
+
 def _document_text(document: ET.Element) -> tuple[str, int]:
     parts: list[str] = []
     cuts = 0
@@ -150,8 +160,8 @@ def _document_text(document: ET.Element) -> tuple[str, int]:
         if name == "text" and element.text:
             parts.append(element.text)
         elif name == "feed":
-            lines = element.get("line", "1")
-            parts.append("\n" * (int(lines) if lines.isdigit() else 1))
+            lines = _decimal(element.get("line"))
+            parts.append("\n" * (1 if lines is None else min(lines, 255)))
         elif name == "cut":
             cuts += 1
     return "".join(parts), cuts

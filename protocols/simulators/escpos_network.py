@@ -1,7 +1,7 @@
 """Simulated LAN receipt printer taking raw ESC/POS on a TCP port (the "port 9100" interface).
 
 It serves one connection at a time, as a real printer does, records what each connection printed, and
-answers the real-time status requests ``DLE EOT n`` with the status byte for its simulated paper and
+replies to the real-time status requests ``DLE EOT n`` with the status byte for its simulated paper and
 cover state, which is what python-escpos reads in ``is_online()`` and ``paper_status()``. Command
 lengths and status bits follow Epson's ESC/POS command reference for TM printers.
 """
@@ -61,10 +61,10 @@ class _Incomplete(Exception):
 
 
 class EscposParser:
-    """Incremental ESC/POS stream parser: text, cuts, codes and images out, status answers back.
+    """Incremental ESC/POS stream parser: text, cuts, codes and images out, status replies back.
 
-    `status_byte(n)` answers ``DLE EOT n`` and `paper_sensor_byte()` answers ``GS r 1``; both are called
-    when the request is parsed, so the answer reflects the state at that moment.
+    `status_byte(n)` returns the reply to ``DLE EOT n`` and `paper_sensor_byte()` the reply to ``GS r 1``.
+    Both are called when the request is parsed, so the reply reflects the state at that moment.
     """
 
     def __init__(self, status_byte: Callable[[int], bytes], paper_sensor_byte: Callable[[], bytes]) -> None:
@@ -84,7 +84,7 @@ class EscposParser:
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> bytes:
-        """Consume `data`; return the bytes the printer sends back (status answers)."""
+        """Consume `data` and return the bytes the printer sends back (status replies)."""
         self.raw += data
         self._buffer += data
         replies = bytearray()
@@ -331,7 +331,7 @@ class EscposParser:
 
 @dataclass
 class EscposJob:
-    """What one TCP connection sent: raw bytes and what the printer made of them."""
+    """Bytes one TCP connection sent, with the text, cuts, codes and status requests found in them."""
 
     raw: bytes
     #: Printed text lines, decoded with the code page active when each byte arrived.
@@ -373,7 +373,7 @@ class EscposNetworkPrinter(SimulatedPrinter):
     # -- state -----------------------------------------------------------------------------------------
 
     def set_paper(self, state: str) -> None:
-        """Set the paper roll sensor: "ok", "near_end" or "out"; ValueError otherwise."""
+        """Set the paper roll sensor to "ok", "near_end" or "out"; raises ValueError for any other value."""
         if state not in PAPER_STATES:
             raise ValueError(f"Unknown paper state {state!r}; use one of {list(PAPER_STATES)}.")
 
@@ -388,7 +388,7 @@ class EscposNetworkPrinter(SimulatedPrinter):
         logger.info("Simulator cover changed printer=%s cover_open=%s", self.printer_id, cover_open)
 
     def status_byte(self, request: int) -> bytes:
-        """Return the ``DLE EOT`` answer for `request` (1 to 4), or b"" for requests it does not answer.
+        """Return the reply to ``DLE EOT request`` (1 to 4), or b"" for requests the simulator does not support.
 
         Every status byte has the fixed bits 0x12. Printer status (1): 0x08 offline. Offline cause (2):
         0x04 cover open, 0x20 stopped by paper end. Error cause (3): no error bits. Paper roll sensor
@@ -397,19 +397,24 @@ class EscposNetworkPrinter(SimulatedPrinter):
         with self._state_lock:
             paper, cover_open = self._paper, self._cover_open
 
+        if request not in (1, 2, 3, 4):
+            return b""
+
         status = 0x12
         if request == 1 and (cover_open or paper == "out"):
             status |= 0x08
-        elif request == 2:
-            status |= (0x04 if cover_open else 0) | (0x20 if paper == "out" else 0)
-        elif request == 4:
-            status |= (0x0C if paper in ("near_end", "out") else 0) | (0x60 if paper == "out" else 0)
-        elif request not in (1, 3):
-            return b""
+        if request == 2 and cover_open:
+            status |= 0x04
+        if request == 2 and paper == "out":
+            status |= 0x20
+        if request == 4 and paper in ("near_end", "out"):
+            status |= 0x0C
+        if request == 4 and paper == "out":
+            status |= 0x60
         return bytes([status])
 
     def paper_sensor_byte(self) -> bytes:
-        """Return the ``GS r 1`` answer: 0x03 near end, 0x0C paper end."""
+        """Return the reply to ``GS r 1``: 0x03 near end, 0x0F paper end (both sensor bit pairs)."""
         with self._state_lock:
             paper = self._paper
         return bytes([{"ok": 0x00, "near_end": 0x03, "out": 0x0F}[paper]])
@@ -491,10 +496,10 @@ class EscposNetworkPrinter(SimulatedPrinter):
                     break
 
                 last_data = time.monotonic()
-                answered = len(parser.status_requests)
+                requests_before = len(parser.status_requests)
                 replies = parser.feed(chunk)
-                if len(parser.status_requests) > answered:
-                    self._count("status_requests", len(parser.status_requests) - answered)
+                if len(parser.status_requests) > requests_before:
+                    self._count("status_requests", len(parser.status_requests) - requests_before)
                 if replies:
                     connection.sendall(replies)
         finally:

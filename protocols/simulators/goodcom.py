@@ -19,7 +19,11 @@ from urllib.parse import quote
 
 import requests
 
-from protocols.simulators.base import DEFAULT_REQUEST_TIMEOUT, PrintedJob, SimulatedPrinter
+from protocols.simulators.base import (
+    DEFAULT_REQUEST_TIMEOUT,
+    PrintedJob,
+    SimulatedPrinter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ FCS10_TOTAL_FIELDS: tuple[str, ...] = (
     "previous_orders", "payment_status", "payment_info", "customer_phone",
 )
 
-#: A 206 answer is completed with further Range requests, up to this many bytes in all.
+#: A 206 response is completed with further Range requests, up to this many bytes in all.
 _MAX_BODY_BYTES = 64 * 1024
 _RANGE_CHUNK = 1024
 _MAX_CALLBACK_ATTEMPTS = 5
@@ -311,7 +315,7 @@ class GoodcomSimulator(SimulatedPrinter):
         return False
 
     def _download(self, url: str) -> bytes | None:
-        """GET the order with ``Range: bytes=0-1023`` and fetch the rest of a 206 answer chunk by chunk."""
+        """GET the order with ``Range: bytes=0-1023`` and fetch the rest of a 206 response chunk by chunk."""
         response = self._session.get(url, headers={"Range": f"bytes=0-{_RANGE_CHUNK - 1}"},
                                      timeout=self.request_timeout)
         if response.status_code not in (200, 206):
@@ -368,7 +372,12 @@ class GoodcomSimulator(SimulatedPrinter):
             decision = self.decide(order)
             verdict, value = decision[0], decision[1]
             accepted = verdict.lower() == "accept"
-            message = decision[2] if len(decision) > 2 else ("OK" if accepted else str(value))
+            if len(decision) > 2:
+                message = decision[2]
+            elif accepted:
+                message = "OK"
+            else:
+                message = str(value)
             eta = int(value) if accepted else 0
         except Exception:
             logger.exception("Decision callable failed printer=%s order=%s", self.printer_id, order.order_id)
