@@ -27,7 +27,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from pyasn1.type import univ
+from pyasn1.type import base, univ
 from pysnmp.error import PySnmpError
 from pysnmp.hlapi.v3arch import asyncio as hlapi
 from pysnmp.proto import errind, rfc1902, rfc1905
@@ -181,7 +181,7 @@ def to_pysnmp(value: SnmpValue | str) -> Any:
 
     A pysnmp value (for example ``rfc1902.TimeTicks``) passes through unchanged.
     """
-    if isinstance(value, univ.Asn1Item):
+    if isinstance(value, base.Asn1Item):
         return value
     if isinstance(value, bool):
         raise TypeError("SNMP has no boolean type; send an INTEGER enum instead.")
@@ -355,7 +355,7 @@ class SnmpClient:
 
         read_back = await self.get(target, [name for name, _ in values])
         for name, value in values:
-            expected = value.encode("utf-8") if isinstance(value, str) else value
+            expected = value.encode("utf-8") if isinstance(value, str) else to_native(value) if isinstance(value, base.Asn1Item) else value
             if read_back.get(name) != expected:
                 raise SnmpWriteRejected(
                     f"SET on printer {target} did not stick: oid={dotted(name)} reads back "
