@@ -48,7 +48,7 @@ def probe(
     v3_priv_key: str | None, v3_auth_proto: str, v3_priv_proto: str, v3_context: str, timeout: float,
     retries: int, as_json: bool,
 ) -> None:
-    """Poll HOST once and print its decoded health. Exits with status 1 when it does not answer."""
+    """Poll HOST once and print its decoded health. Exits with status 1 when HOST is unreachable."""
     auth: CommunityAuth | UsmAuth
     if v3_user:
         if not v3_auth_key or not v3_priv_key:
@@ -92,7 +92,9 @@ def format_health(health: PrinterHealth) -> str:
     ]
     for supply in health.supplies:
         level = f"{supply.percent:.0f} %" if supply.percent is not None else supply.level_state
-        kind = "receptacle, free space" if supply.is_receptacle else (supply.supply_type.name if supply.supply_type else "supply")
+        kind = supply.supply_type.name if supply.supply_type else "supply"
+        if supply.is_receptacle:
+            kind = "receptacle, free space"
         lines.append(f"supply {supply.index}:  {supply.description} [{kind}] {level}")
     for tray in health.inputs:
         level = f"{tray.percent:.0f} %" if tray.percent is not None else tray.level_state

@@ -46,8 +46,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Upper bound of varbinds asked for in one GET or GETBULK; snmpsim answers at most 64 per
-#: response by default and small printer agents reject big PDUs with tooBig.
+#: Upper bound of varbinds requested in one GET or GETBULK. snmpsim returns at most 64 per
+#: response by default, and small printer agents reject big PDUs with tooBig.
 MAX_VARBINDS_PER_REQUEST = 48
 #: Upper bound of requests in one walk, so a looping agent cannot keep a walk going forever.
 MAX_WALK_REQUESTS = 500
@@ -204,6 +204,8 @@ class SnmpClient:
         self._engine: hlapi.SnmpEngine | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._transports: dict[tuple[str, int, float, int], hlapi.UdpTransportTarget] = {}
+        #: Number of request PDUs sent since start (retries not counted), for metrics and benchmarks.
+        self.requests_sent = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -288,16 +290,20 @@ class SnmpClient:
                 break
         return result
 
-    async def walk(self, target: SnmpTarget, roots: Sequence[Oid], max_rows: int = 5000) -> dict[Oid, SnmpValue]:
+    async def walk(
+        self, target: SnmpTarget, roots: Sequence[Oid], max_rows: int = 5000,
+        max_varbinds: int = MAX_VARBINDS_PER_REQUEST,
+    ) -> dict[Oid, SnmpValue]:
         """Walk the subtrees under ``roots`` in parallel, each stopping at the end of its subtree.
 
         GETBULK for v2c/v3 and GETNEXT for v1. A walk stops on a non-increasing OID, after
-        ``max_rows`` values per root, or after :data:`MAX_WALK_REQUESTS` requests.
+        ``max_rows`` values per root, or after :data:`MAX_WALK_REQUESTS` requests. One GETBULK asks
+        for about ``max_varbinds`` values, split evenly over the roots still being walked.
         """
         result: dict[Oid, SnmpValue] = {}
         cursors: dict[Oid, Oid] = {root: root for root in dict.fromkeys(roots)}
         rows_per_root: dict[Oid, int] = dict.fromkeys(cursors, 0)
-        budget = MAX_VARBINDS_PER_REQUEST
+        budget = max(1, max_varbinds)
         for _ in range(MAX_WALK_REQUESTS):
             if not cursors:
                 return result
@@ -416,6 +422,7 @@ class SnmpClient:
                 transport = await self._transport(target)
                 auth, context = _auth_data(target)
                 logger.debug("SNMP %s printer=%s varbinds=%d", kind, target, len(var_binds))
+                self.requests_sent += 1
                 if kind == "bulk":
                     response = await hlapi.bulk_cmd(engine, auth, transport, context, 0, repetitions, *var_binds, lookupMib=False)
                 else:

@@ -69,7 +69,7 @@ def to_conditions(
 
     An unreachable printer has only ``unreachable``. ``supply_low`` is set when a consumed supply
     with a measured level is below ``supply_low_percent``; ``waste_full`` when a receptacle is at
-    least ``waste_full_percent`` full (or an alert says so).
+    least ``waste_full_percent`` full (or an alert reports it).
     """
     if not health.reachable:
         return {UNREACHABLE}

@@ -439,7 +439,7 @@ def decode_uptime(raw: RawValues) -> int | None:
 
 
 def decode_health(raw: RawValues, printer_index: int | None = None) -> PrinterHealth:
-    """Decode a complete snapshot of a printer that answered."""
+    """Decode a complete snapshot of a reachable printer."""
     index = printer_index if printer_index is not None else find_printer_index(raw)
     error_state_value = raw.get(oids.OID_HR_PRINTER_DETECTED_ERROR_STATE + (index,))
     return PrinterHealth(

@@ -79,7 +79,7 @@ _CHANGE_TRIGGERS = (
 
 @dataclass
 class PrinterPollState:
-    """What the poller remembers about one printer between cycles."""
+    """Per-printer state that the poller keeps between cycles."""
 
     printer_index: int | None = None
     snapshot: dict[Oid, SnmpValue] = field(default_factory=dict)

@@ -152,7 +152,7 @@ class SnmpSimulator:
                 except (TimeoutError, ConnectionRefusedError):
                     continue
         self.stop()
-        raise TimeoutError(f"snmpsim did not answer on 127.0.0.1:{self.port} within {ready_timeout:g} s.")
+        raise TimeoutError(f"snmpsim sent no response on 127.0.0.1:{self.port} within {ready_timeout:g} s.")
 
     def log_tail(self, lines: int = 20) -> str:
         """Return the last ``lines`` lines of the snmpsim log."""
