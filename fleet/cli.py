@@ -102,3 +102,7 @@ def _register_protocol_commands() -> None:
 
 
 _register_protocol_commands()
+
+
+if __name__ == "__main__":
+    main()

@@ -56,12 +56,12 @@ def make_engine(url: str, write_lock: bool = True, **kwargs: Any) -> Engine:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest revision of every Alembic branch (each feature area has its own)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
     log.info("database schema upgraded url=%s", engine.url.render_as_string(hide_password=True))
 
 

@@ -7,7 +7,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -229,7 +229,7 @@ def accept_order(session: Session, order: Order, source: str, eta_minutes: int |
     if eta_minutes is not None:
         order.eta_at = now + timedelta(minutes=eta_minutes)
     elif eta_time is not None:
-        order.eta_at = eta_time
+        order.eta_at = eta_time.astimezone(UTC)
     order.decided_by = source
     transition(session, order, OrderState.ACCEPTED, source, now, eta=order.eta_at.isoformat() if order.eta_at else None)
     return order

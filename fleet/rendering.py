@@ -87,10 +87,10 @@ def offered_media_types(printer: Printer) -> list[str]:
     return narrowed or ours
 
 
-def print_settings(printer: Printer) -> PrintSettings:
+def print_settings(printer: Printer, copies: int = 1) -> PrintSettings:
     settings: dict[str, Any] = printer.settings or {}
     return PrintSettings(
-        copies=1, cut=str(settings.get("cut", "partial")), buzzer=bool(settings.get("buzzer", False)),
+        copies=copies, cut=str(settings.get("cut", "partial")), buzzer=bool(settings.get("buzzer", False)),
         header=settings.get("header"), footer=settings.get("footer"),
         require_decision=bool(settings.get("require_decision", True)),
     )
@@ -112,14 +112,12 @@ def job_document(job: Job, base_url: str | None) -> Document:
     """Build the receipt of ``job`` for its printer, ``job.copies`` times over."""
     printer = job.printer
     profile = receipt_profile(printer)
-    settings = print_settings(printer)
+    settings = print_settings(printer, max(1, job.copies))
     if job.order is not None:
         status_url = f"{base_url}/o/{job.order.public_id}" if base_url else None
-        single = build_order_receipt(receipt_order(job.order, status_url), settings, profile)
-    else:
-        single = build_test_receipt(profile, printer_name=printer.name, printed_at=job.created_at,
-                                    printer_id=str(printer.id), settings=settings)
-    return Document(tuple(single) * max(1, job.copies)) if job.copies > 1 else single
+        return build_order_receipt(receipt_order(job.order, status_url), settings, profile)
+    return build_test_receipt(profile, printer_name=printer.name, printed_at=job.created_at,
+                              printer_id=str(printer.id), settings=settings)
 
 
 def render(document: Document, media_type: str, profile: ReceiptProfile) -> Rendered:
