@@ -89,11 +89,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
 def _register_blueprints(app: APIFlask) -> None:
     from fleet.api import api
     from protocols.cloudprnt_http import bp as cloudprnt_bp
+    from protocols.epson_sdp import bp as epson_bp
     from protocols.goodcom import bp as goodcom_bp
 
     app.register_blueprint(api)
     app.register_blueprint(cloudprnt_bp)
     app.register_blueprint(goodcom_bp)
+    app.register_blueprint(epson_bp)
     _hide_protocols_from_spec(app)
 
 

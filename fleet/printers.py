@@ -34,9 +34,13 @@ DEFAULT_PRINT_SETTINGS: dict[str, Any] = {
     "footer": None,
     "require_decision": True,
     "cloudprnt_mqtt": "off",
+    "sdp_digest_auth": False,
+    "sdp_devid": "local_printer",
 }
 _CUT_MODES = ("full", "partial", "none")
 _TEXT_LIMIT = 2000
+#: ePOS-Print device IDs as the TM printer's device list accepts them.
+_DEVID = re.compile(r"[A-Za-z0-9_.-]{1,30}")
 
 
 class DuplicatePrinter(FleetError):
@@ -67,12 +71,15 @@ def validate_print_settings(changes: dict[str, Any], base: dict[str, Any] | None
             raise InvalidInput(field, f"copies={value!r} is invalid; use a whole number from 1 to 9")
         if key == "cut" and value not in _CUT_MODES:
             raise InvalidInput(field, f"cut={value!r} is invalid; use one of {', '.join(_CUT_MODES)}")
-        if key in ("buzzer", "require_decision") and type(value) is not bool:
+        if key in ("buzzer", "require_decision", "sdp_digest_auth") and type(value) is not bool:
             raise InvalidInput(field, f"{key}={value!r} is invalid; use true or false")
         if key in ("header", "footer") and value is not None and (not isinstance(value, str) or len(value) > _TEXT_LIMIT):
             raise InvalidInput(field, f"{key} must be text of at most {_TEXT_LIMIT} characters or null")
         if key == "cloudprnt_mqtt" and value not in ("off", "trigger", "full"):
             raise InvalidInput(field, f"cloudprnt_mqtt={value!r} is invalid; use off, trigger or full")
+        if key == "sdp_devid" and (not isinstance(value, str) or not _DEVID.fullmatch(value)):
+            raise InvalidInput(field, f"sdp_devid={value!r} is invalid; use the printer's device ID, "
+                               "1 to 30 of A-Z a-z 0-9 _ . -, usually local_printer")
         merged[key] = value
     return merged
 

@@ -85,6 +85,8 @@ class PrinterSettingsIn(Strict):
     footer: str | None = Field(default=None, max_length=2000)
     require_decision: StrictBool | None = None
     cloudprnt_mqtt: Literal["off", "trigger", "full"] | None = None
+    sdp_digest_auth: StrictBool | None = None
+    sdp_devid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,30}$")
 
 
 class PrinterIn(Strict):

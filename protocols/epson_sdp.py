@@ -1,0 +1,614 @@
+"""Epson Server Direct Print (TM-i, TM-m30II/III, TM-T88VI/VII): print requests, results and status.
+
+The printer posts an HTML form to ``/epson/<device key>`` every Interval seconds. The device key
+names the account and the form's ``ID`` the printer. ``ConnectionType=GetRequest`` asks for work and
+gets an empty body or a ``PrintRequestInfo`` document with one ``<ePOSPrint>`` block per job;
+sending a job is its fetch, so it is claimed as it is sent and never sent again on its own.
+``SetResponse`` carries the print results in ``ResponseFile`` and ``SetStatus`` (Status
+Notification) the ASB status. Every answer is 200 ``text/xml``, even to bad input, because some
+firmware re-posts a request without end after any other status; the one exception is the 401
+challenge of HTTP Digest authentication (RFC 7616) for printers with ``sdp_digest_auth``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import threading
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from fleet import dispatch, health, printers
+from fleet.accounts import DIGEST_REALM
+from fleet.models import Account, Job, Printer, utcnow
+from fleet.receipts.encode_epos import encode_epos_xml, wrap_print_request
+from fleet.rendering import job_document, receipt_profile
+from fleet.states import HELD_JOB_STATES
+from fleet.web import base_url, services
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("epson_sdp", __name__, url_prefix="/epson")
+
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "Pragma": "no-cache", "Expires": "0"}
+
+#: Flask config key: the maximum number of jobs sent in one print request.
+JOBS_PER_RESPONSE_KEY = "EPSON_SDP_JOBS_PER_RESPONSE"
+DEFAULT_JOBS_PER_RESPONSE = 3
+#: Flask config key: the ePOS-Print ``timeout`` of each job, in milliseconds.
+JOB_TIMEOUT_KEY = "EPSON_SDP_JOB_TIMEOUT_MS"
+DEFAULT_JOB_TIMEOUT_MS = 60_000
+DEFAULT_DEVID = "local_printer"
+
+#: WebConfig accepts IDs of at most 30 characters of this set; an empty ID is allowed there too.
+_SDP_ID = re.compile(r"[A-Za-z0-9_.-]{0,30}")
+_CONNECTION_TYPES = ("GetRequest", "SetResponse", "SetStatus")
+#: Results read from one ResponseFile; a printer sends one per job of a print request.
+_MAX_RESULTS = 100
+#: Seconds a Digest nonce stays valid; an older one gets a new challenge with ``stale=true``.
+NONCE_LIFETIME_SECONDS = 300
+#: Seconds between two WARNING lines about the same unknown device key.
+_WARN_EVERY_SECONDS = 600.0
+
+
+# -- Result codes and the ASB status ----------------------------------------------------------------------
+
+#: ePOS-Print result codes of failed jobs, explained for operators (Epson ePOS-Print XML and Server
+#: Direct Print user's manuals).
+RESULT_CODE_TEXT: dict[str, str] = {
+    "EPTR_AUTOMATICAL": "An automatically recoverable error occurred, for example the print head overheated "
+                        "during continuous high-density printing; the printer resumes on its own.",
+    "EPTR_BATTERY_LOW": "The printer's battery is low; charge it.",
+    "EPTR_COVER_OPEN": "The printer cover is open; close it.",
+    "EPTR_CUTTER": "The autocutter failed, usually because of a paper jam; clear it and restart the printer.",
+    "EPTR_MECHANICAL": "A mechanical error occurred; check for a paper jam and restart the printer.",
+    "EPTR_REC_EMPTY": "The printer is out of paper; load a new roll.",
+    "EPTR_UNRECOVERABLE": "An unrecoverable error occurred; restart the printer and call service if it persists.",
+    "SchemaError": "The printer rejected the print data as invalid ePOS-Print XML.",
+    "DeviceNotFound": "The TM printer has no device with the job's device ID; set the printer's sdp_devid "
+                      "setting to a device ID registered on it, usually local_printer.",
+    "PrintSystemError": "The printer's print system failed; restart the printer.",
+    "EX_BADPORT": "The print device could not be reached: its communication port failed or it is not connected.",
+    "EX_TIMEOUT": "Printing did not finish within the job's timeout.",
+    "EX_SPOOLER": "The printer's print queue is full.",
+    "JobNotFound": "The printer could not find the print job.",
+    "Printing": "The printer was still printing another job.",
+}
+
+#: ASB status bits (ePOS-Print ``ASB_*`` constants) that are health conditions.
+ASB_CONDITIONS: dict[int, str] = {
+    0x00080000: "paper_out",  # ASB_RECEIPT_END
+    0x00020000: "paper_low",  # ASB_RECEIPT_NEAR_END
+    0x00000020: "cover_open",  # ASB_COVER_OPEN
+    0x00000008: "offline_bit",  # ASB_OFF_LINE
+    0x00000800: "cutter_error",  # ASB_AUTOCUTTER_ERR
+    0x00000400: "mechanical_error",  # ASB_MECHANICAL_ERR
+    0x00002000: "unrecoverable_error",  # ASB_UNRECOVER_ERR
+    0x00004000: "auto_recoverable_error",  # ASB_AUTORECOVER_ERR
+}
+#: Documented ASB bits that are no condition: no response, print success, drawer kick, paper feed,
+#: wait on line, panel switch, buzzer, no label, spooler stopped.
+ASB_OTHER_BITS = 0x1 | 0x2 | 0x4 | 0x40 | 0x100 | 0x200 | 0x01000000 | 0x04000000 | 0x80000000
+#: Bits that receipt-only printers set in every observed status (0x0F000016 on an idle TM-m30).
+#: They match the slip and validation "not selected" bits of Epson's status API, so they are normal.
+ASB_NORMAL_BITS = 0x10 | 0x0F000000
+
+
+def explain_result(success: bool, code: str | None) -> str:
+    """Return the operator's explanation of a print result."""
+    if success:
+        return "The job printed."
+    if not code:
+        return "The printer reported a failure without a result code."
+    known = RESULT_CODE_TEXT.get(code)
+    if known is not None:
+        return known
+    return f"Unknown result code {code}; look it up in Epson's ePOS-Print result code list."
+
+
+def asb_conditions(asb: int) -> set[str]:
+    """Return the health conditions an ASB status shows; paper out implies paper low, so only it is kept."""
+    conditions = {name for bit, name in ASB_CONDITIONS.items() if asb & bit}
+    if "paper_out" in conditions:
+        conditions.discard("paper_low")
+    return conditions
+
+
+def asb_detail(asb: int) -> dict[str, str]:
+    """Return the ASB status and any bits no documentation explains, both as 8-digit hex."""
+    known = sum(ASB_CONDITIONS) | ASB_OTHER_BITS | ASB_NORMAL_BITS
+    return {"asb": f"0x{asb:08X}", "unknown_bits": f"0x{asb & ~known & 0xFFFFFFFF:08X}"}
+
+
+# -- ResponseFile and Status parsing ----------------------------------------------------------------------
+
+_DECLARATION = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_PRINT_JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,30}")
+_CODE_JUNK = re.compile(r"[^\x21-\x7e]")
+_DECIMAL = re.compile(r"([0-9]{1,10})")
+_HEX = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{1,8})")
+
+
+@dataclass(frozen=True)
+class PrintResult:
+    """One ``<response>`` of a ResponseFile."""
+
+    #: None in Version 1.00 results.
+    printjobid: str | None
+    success: bool
+    code: str | None
+    #: The 32-bit ASB status (decimal ``status`` attribute); None when absent or invalid.
+    asb: int | None
+
+
+@dataclass(frozen=True)
+class ResponseFile:
+    version: str = "1.00"
+    results: list[PrintResult] = field(default_factory=list)
+    #: Why entries were left out, e.g. an invalid ``success`` value.
+    skipped: list[str] = field(default_factory=list)
+    #: The Version 3.00 ``<ServerDirectPrint>`` error (summary and detail) when the printer rejected
+    #: the print request itself.
+    request_error: str | None = None
+    #: Why the whole document is unusable; None when it was read.
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusNotification:
+    asb: int | None = None
+    problem: str | None = None
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def _parse_xml(text: str, root_name: str) -> ElementTree.Element | str:
+    """Return the root element, or the reason the text is unusable. DTDs are refused unread,
+    so no entity is ever expanded."""
+    if _DECLARATION.search(text):
+        return "it contains a DOCTYPE or ENTITY declaration"
+    try:
+        root = ElementTree.fromstring(text)
+    except (ElementTree.ParseError, ValueError) as err:
+        return f"it is not well-formed XML ({str(err)[:80]})"
+    if _local(root.tag) != root_name:
+        return f"its root element is {_local(root.tag)[:40]!r}, not {root_name}"
+    return root
+
+
+def _parse_asb(raw: str | None, hexadecimal: bool) -> int | None:
+    """Read a 32-bit ASB status: decimal in print results, ``0x`` hex in Status Notifications."""
+    text = (raw or "").strip()
+    match = (_HEX if hexadecimal or text[:2].lower() == "0x" else _DECIMAL).fullmatch(text)
+    if match is None:
+        return None
+    value = int(match.group(1), 16 if match.re is _HEX else 10)
+    return value if value <= 0xFFFFFFFF else None
+
+
+def _parse_result(element: ElementTree.Element, printjobid: str | None) -> PrintResult | str:
+    success = (element.get("success") or "").strip().lower()
+    if success not in ("true", "1", "false", "0"):
+        return f"success={success[:20]!r} is neither true nor false (printjobid={printjobid})"
+    code = _CODE_JUNK.sub("", element.get("code") or "")[:64] or None
+    return PrintResult(printjobid, success in ("true", "1"), code, _parse_asb(element.get("status"), hexadecimal=False))
+
+
+def _parse_block(block: ElementTree.Element) -> PrintResult | str:
+    printjobid = None
+    for element in block.iter():
+        if _local(element.tag) == "printjobid":
+            printjobid = (element.text or "").strip() or None
+            break
+    if printjobid is not None and not _PRINT_JOB_ID.fullmatch(printjobid):
+        return f"printjobid {printjobid[:40]!r} is invalid"
+    response = next((element for element in block.iter() if _local(element.tag) == "response"), None)
+    if response is None:
+        return f"no <response> for printjobid={printjobid}"
+    return _parse_result(response, printjobid)
+
+
+def _request_error(root: ElementTree.Element) -> str | None:
+    for element in root.iter():
+        if _local(element.tag) == "Response" and (element.get("Success") or "").strip().lower() in ("false", "0"):
+            texts = [" ".join((child.text or "").split()) for child in element
+                     if _local(child.tag) in ("ErrorSummary", "ErrorDetail")]
+            return "; ".join(text for text in texts if text)[:500] or "no error summary"
+    return None
+
+
+def parse_response_file(text: str) -> ResponseFile:
+    """Read a ``PrintResponseInfo`` document (Version 1.00, 2.00 or 3.00); never raises.
+
+    Version 1.00 has one ``<response>`` under the root; later versions have one ``<ePOSPrint>``
+    block per job with its ``printjobid``. ``<ePOSDisplay>`` blocks (customer displays) are ignored.
+    """
+    root = _parse_xml(text, "PrintResponseInfo")
+    if isinstance(root, str):
+        return ResponseFile(problem=root)
+    version = (root.get("Version") or "1.00").strip()[:10]
+    results: list[PrintResult] = []
+    skipped: list[str] = []
+    for child in root:
+        name = _local(child.tag)
+        if name == "ePOSPrint":
+            entry = _parse_block(child)
+        elif name == "response":
+            entry = _parse_result(child, None)
+        else:
+            continue
+        if isinstance(entry, str):
+            skipped.append(entry)
+        else:
+            results.append(entry)
+    request_error = _request_error(root)
+    if not results and request_error is None:
+        return ResponseFile(version, skipped=skipped, problem="it holds no usable result")
+    return ResponseFile(version, results, skipped, request_error)
+
+
+def parse_status_notification(text: str) -> StatusNotification:
+    """Read a ``statusmonitor`` document; the ``local_printer`` entry wins, else the first one. Never raises."""
+    root = _parse_xml(text, "statusmonitor")
+    if isinstance(root, str):
+        return StatusNotification(problem=root)
+    entries = [element for element in root.iter() if _local(element.tag) == "printerstatus"]
+    entries.sort(key=lambda element: element.get("devicename") != DEFAULT_DEVID)
+    if not entries:
+        return StatusNotification(problem="it holds no printerstatus")
+    asb = _parse_asb(entries[0].get("asbstatus"), hexadecimal=True)
+    if asb is None:
+        return StatusNotification(problem=f"asbstatus {str(entries[0].get('asbstatus'))[:20]!r} is not 32-bit hex")
+    return StatusNotification(asb)
+
+
+
+class _WarningThrottle:
+    """Lets one WARNING per key through every ``_WARN_EVERY_SECONDS``, so a misconfigured printer
+    polling every few seconds does not flood the log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+
+    def should_warn(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < _WARN_EVERY_SECONDS:
+                return False
+            self._last[key] = now
+            return True
+
+
+def _throttle() -> _WarningThrottle:
+    return services().extras.setdefault("epson_sdp_warnings", _WarningThrottle())  # type: ignore[no-any-return]
+
+
+def _empty() -> Response:
+    return Response(b"", status=200, content_type=XML_CONTENT_TYPE, headers=NO_CACHE)
+
+
+def _ignore(reason: str, *args: object) -> Response:
+    """Log why a request changed nothing (WARNING) and send the empty 200 answer."""
+    log.warning("epson request ignored addr=%s: " + reason, request.remote_addr, *args)
+    return _empty()
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    # 413 for a body over MAX_CONTENT_LENGTH and 400 for an unreadable form are raised while the
+    # form is parsed; a printer must still see 200, or it re-posts the same request.
+    return _ignore("HTTP %s %s path=%s", error.code, error.name, request.path)
+
+
+@bp.errorhandler(Exception)
+def _unexpected_error(error: Exception) -> Response:
+    log.exception("epson request failed addr=%s path=%s", request.remote_addr, request.path)
+    return _empty()
+
+
+@dataclass(frozen=True)
+class _Form:
+    connection_type: str
+    sdp_id: str
+    name: str | None
+    #: Print results (SetResponse) or Status Notification (SetStatus); None for GetRequest.
+    payload: str | None = None
+
+
+@bp.post("/<device_key>")
+def server_direct_print(device_key: str) -> Response:
+    form = _read_form()
+    if isinstance(form, Response):
+        return form
+
+    results: ResponseFile | None = None
+    asb: int | None = None
+    if form.connection_type == "SetResponse":
+        results = parse_response_file(form.payload or "")
+        if results.problem is not None:
+            return _ignore("ResponseFile from ID=%s is unusable: %s", form.sdp_id, results.problem)
+    elif form.connection_type == "SetStatus":
+        status = parse_status_notification(form.payload or "")
+        if status.problem is not None or status.asb is None:
+            return _ignore("Status from ID=%s is unusable: %s", form.sdp_id, status.problem)
+        asb = status.asb
+
+    printer = _identify(device_key, form)
+    if printer is None:
+        return _empty()
+    challenge = _check_digest(printer)
+    if challenge is not None:
+        return challenge
+
+    services().presence.touch(printer.id, utcnow())
+    if form.connection_type == "GetRequest":
+        return _send_jobs(printer, form)
+    if results is not None:
+        _record_results(printer, form, results)
+    else:
+        _record_status(printer, asb)
+    return _empty()
+
+
+def _read_form() -> _Form | Response:
+    connection_type = request.form.get("ConnectionType", "").strip()
+    if connection_type not in _CONNECTION_TYPES:
+        return _ignore("ConnectionType %r is not one of %s", connection_type[:40], ", ".join(_CONNECTION_TYPES))
+    sdp_id = request.form.get("ID", "").strip()
+    if not _SDP_ID.fullmatch(sdp_id):
+        return _ignore("ID %r is invalid; WebConfig allows at most 30 of A-Z a-z 0-9 _ . -", sdp_id[:40])
+    name = request.form.get("Name", "").strip()[:64] or None
+    if name is not None and not name.isprintable():
+        name = name.encode("ascii", "backslashreplace").decode()[:64]
+
+    payload = None
+    if connection_type != "GetRequest":
+        field_name = "ResponseFile" if connection_type == "SetResponse" else "Status"
+        payload = request.form.get(field_name)
+        if not payload or not payload.strip():
+            return _ignore("%s from ID=%s has no %s field", connection_type, sdp_id, field_name)
+        if payload.lstrip()[:3].upper() == "%3C":
+            # Some servers' examples show the XML still percent-encoded after form decoding.
+            payload = unquote_plus(payload)
+    return _Form(connection_type, sdp_id, name, payload)
+
+
+def _identify(device_key: str, form: _Form) -> Printer | None:
+    """Return the registered printer for the device key and ID, detached; quarantine unknown IDs."""
+    container = services()
+    with container.read_db.session() as session:
+        account = session.scalars(select(Account).where(Account.device_key == device_key)).first()
+        if account is None:
+            if _throttle().should_warn(f"key:{device_key}"):
+                log.warning("epson request with unknown device key addr=%s id=%s; copy the Server Direct Print "
+                            "URL from printfleet again", request.remote_addr, form.sdp_id)
+            return None
+        account_id = account.id
+        printer = printers.find_by_device_user(session, "epson_sdp", form.sdp_id) if form.sdp_id else None
+        if printer is not None and printer.account_id == account_id:
+            session.expunge(printer)
+            return printer
+
+    with container.db.session() as session:
+        printers.quarantine(session, account_id, "epson_sdp", form.sdp_id or "(empty)", request.remote_addr,
+                            {"name": form.name} if form.name else None)
+    log.debug("epson request from unregistered printer account=%s id=%s", account_id, form.sdp_id)
+    return None
+
+
+# -- HTTP Digest authentication (RFC 7616, MD5, qop=auth) -------------------------------------------------
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _nonce_signature(stamp: str) -> str:
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, f"{stamp}:{DIGEST_REALM}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def make_nonce(now: float | None = None) -> str:
+    """Return a nonce ``<unix time>.<HMAC>``; it is checked by signature and age, so no server state."""
+    stamp = str(int(time.time() if now is None else now))
+    return f"{stamp}.{_nonce_signature(stamp)}"
+
+
+def _nonce_status(nonce: str, now: float) -> str:
+    """Return ``valid``, ``stale`` (signed by us but older than the lifetime) or ``invalid``."""
+    stamp, _, signature = nonce.partition(".")
+    if not stamp.isdigit() or not hmac.compare_digest(signature, _nonce_signature(stamp)):
+        return "invalid"
+    age = now - int(stamp)
+    return "valid" if -5 <= age <= NONCE_LIFETIME_SECONDS else "stale"
+
+
+def _challenge(printer: Printer, reason: str, stale: bool = False) -> Response:
+    log.info("epson digest challenge printer=%s addr=%s reason=%s", printer.id, request.remote_addr, reason)
+    header = f'Digest realm="{DIGEST_REALM}", qop="auth", nonce="{make_nonce()}", algorithm=MD5'
+    if stale:
+        header += ", stale=true"
+    return Response(b"", status=401, content_type=XML_CONTENT_TYPE, headers={**NO_CACHE, "WWW-Authenticate": header})
+
+
+def _check_digest(printer: Printer) -> Response | None:
+    """Return a 401 challenge unless Digest is off for ``printer`` or the request carries valid credentials."""
+    if not (printer.settings or {}).get("sdp_digest_auth", False):
+        return None
+    authorization = request.authorization
+    if authorization is None or authorization.type != "digest":
+        return _challenge(printer, "no digest credentials")
+    params = authorization.parameters
+    needed = ("username", "realm", "nonce", "uri", "response", "qop", "nc", "cnonce")
+    if any(not params.get(name) for name in needed):
+        return _challenge(printer, "incomplete digest credentials")
+    if params["qop"] != "auth" or params.get("algorithm", "MD5").upper() != "MD5":
+        return _challenge(printer, "unsupported qop or algorithm")
+    if params["realm"] != DIGEST_REALM or urlsplit(params["uri"]).path != request.path:
+        return _challenge(printer, "realm or uri does not match")
+    stored = printer.device_password_hash
+    if stored is None or not hmac.compare_digest(params["username"], printer.device_user or ""):
+        return _challenge(printer, "unknown digest user")
+
+    nonce_state = _nonce_status(params["nonce"], time.time())
+    if nonce_state == "invalid":
+        return _challenge(printer, "nonce not issued here")
+    ha2 = _md5(f"{request.method}:{params['uri']}")
+    expected = _md5(f"{stored}:{params['nonce']}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
+    if not hmac.compare_digest(expected, params["response"].lower()):
+        log.warning("epson digest authentication failed printer=%s addr=%s", printer.id, request.remote_addr)
+        return _challenge(printer, "wrong digest response")
+    if nonce_state == "stale":
+        # RFC 7616 section 3.3: a correct response with an expired nonce gets stale=true, so the
+        # client retries with the new nonce without asking for the password again.
+        return _challenge(printer, "nonce expired", stale=True)
+    # NOTE: nonce counts (nc) are not tracked, so a captured request can be replayed while its nonce
+    # is valid (at most NONCE_LIFETIME_SECONDS); use HTTPS against eavesdroppers.
+    return None
+
+
+# -- GetRequest: send waiting jobs ------------------------------------------------------------------------
+
+
+def _jobs_per_response(printer: Printer) -> int:
+    # A printer that never reported a printjobid may answer a request of several jobs with one
+    # Version 1.00 result, which cannot say which job it was; such printers get one job at a time.
+    if (printer.client_info or {}).get("sdp_result_version") not in ("2.00", "3.00"):
+        return 1
+    return max(1, int(current_app.config.get(JOBS_PER_RESPONSE_KEY, DEFAULT_JOBS_PER_RESPONSE)))
+
+
+def _send_jobs(printer: Printer, form: _Form) -> Response:
+    container = services()
+    now = utcnow()
+    _note_contact(printer, form, now)
+    with container.read_db.session() as session:
+        if not dispatch.printer_has_waiting_job(session, printer.id, now):
+            log.debug("epson poll printer=%s nothing waiting", printer.id)
+            return _empty()
+
+    devid = str((printer.settings or {}).get("sdp_devid") or DEFAULT_DEVID)
+    timeout_ms = int(current_app.config.get(JOB_TIMEOUT_KEY, DEFAULT_JOB_TIMEOUT_MS))
+    blocks: list[tuple[str, str, int, str]] = []
+    job_ids: list[int] = []
+    with container.db.session() as session:
+        row = session.get(Printer, printer.id)
+        assert row is not None
+        profile = receipt_profile(row)
+        base = base_url()
+        # NOTE: a job whose rendering raises rolls back the whole batch, and it is claimed again
+        # (and fails again) on the next poll, holding up the jobs behind it.
+        for _slot in range(_jobs_per_response(row)):
+            claim = dispatch.claim_next(session, row, now)
+            if claim is None:
+                break
+            epos = encode_epos_xml(job_document(claim.job, base), profile.columns, profile.print_width_dots)
+            blocks.append((claim.job.token, devid, timeout_ms, epos))
+            job_ids.append(claim.job.id)
+        if not blocks:
+            return _empty()
+        body = wrap_print_request(blocks)
+    log.info("epson print request sent printer=%s jobs=%s bytes=%s", printer.id, job_ids, len(body.encode()))
+    return Response(body.encode(), status=200, content_type=XML_CONTENT_TYPE, headers=NO_CACHE)
+
+
+def _note_contact(printer: Printer, form: _Form, now: datetime) -> None:
+    """Mark ``printer`` online and store a changed ``Name``; writes only when something changed."""
+    name_changed = form.name is not None and (printer.client_info or {}).get("sdp_name") != form.name
+    if printer.online and not name_changed:
+        return
+    with services().db.session() as session:
+        row = session.get(Printer, printer.id, with_for_update=True)
+        assert row is not None
+        if not row.online:
+            reading = health.HealthReading(online=True, conditions=frozenset(row.conditions or []),
+                                           status_code=row.status_code)
+            health.apply_reading(session, row, reading, now)
+        if name_changed:
+            row.client_info = {**(row.client_info or {}), "sdp_name": form.name}
+        printer.online, printer.client_info = row.online, row.client_info
+
+
+# -- SetResponse and SetStatus: results and health --------------------------------------------------------
+
+
+def _oldest_held_token(session: Session, printer_id: int) -> str | None:
+    query = select(Job.token).where(Job.printer_id == printer_id, Job.state.in_(HELD_JOB_STATES)).order_by(Job.id)
+    return session.scalars(query.limit(1)).first()
+
+
+def _record_results(printer: Printer, form: _Form, parsed: ResponseFile) -> None:
+    now = utcnow()
+    for reason in parsed.skipped:
+        log.warning("epson result entry skipped printer=%s: %s", printer.id, reason)
+    if parsed.request_error is not None:
+        log.warning("epson printer rejected a print request printer=%s: %s", printer.id, parsed.request_error)
+
+    with services().db.session() as session:
+        row = session.get(Printer, printer.id, with_for_update=True)
+        assert row is not None
+        for result in parsed.results[:_MAX_RESULTS]:
+            _confirm(session, row, result, now)
+        last = parsed.results[-1] if parsed.results else None
+        asb = next((result.asb for result in reversed(parsed.results) if result.asb is not None), None)
+        _apply_health(session, row, asb, last, now, parsed.request_error)
+        info = row.client_info or {}
+        if info.get("sdp_result_version") != parsed.version or (form.name and info.get("sdp_name") != form.name):
+            row.client_info = {**info, "sdp_result_version": parsed.version, **({"sdp_name": form.name} if form.name else {})}
+
+
+def _confirm(session: Session, printer: Printer, result: PrintResult, now: datetime) -> None:
+    token = result.printjobid
+    if token is None:
+        # Version 1.00 results carry no printjobid; the oldest job the printer holds is the best match.
+        token = _oldest_held_token(session, printer.id)
+        if token is None:
+            log.warning("epson result without printjobid and no job held printer=%s code=%s", printer.id, result.code)
+            return
+    code = None if result.success else (result.code or "")
+    job = dispatch.confirm_job(session, printer, token, result.success, code, now=now)
+    if job is not None and not result.success:
+        log.info("epson job failed job=%s printer=%s code=%s: %s", job.id, printer.id, result.code,
+                 explain_result(False, result.code))
+
+
+def _apply_health(session: Session, printer: Printer, asb: int | None, last: PrintResult | None, now: datetime,
+                  request_error: str | None = None) -> None:
+    detail: dict[str, Any] = dict(printer.health_detail or {})
+    conditions = frozenset(printer.conditions or [])
+    status_code = printer.status_code
+    if asb is not None:
+        conditions = frozenset(asb_conditions(asb))
+        detail.update(asb_detail(asb))
+        status_code = detail["asb"]
+    if last is not None:
+        detail["last_result_code"] = last.code if not last.success else None
+        detail["last_result_text"] = explain_result(last.success, last.code)
+    if request_error is not None:
+        detail["print_request_error"] = request_error
+    reading = health.HealthReading(online=True, conditions=conditions, status_code=status_code, detail=detail)
+    health.apply_reading(session, printer, reading, now)
+
+
+def _record_status(printer: Printer, asb: int | None) -> None:
+    with services().db.session() as session:
+        row = session.get(Printer, printer.id, with_for_update=True)
+        assert row is not None
+        _apply_health(session, row, asb, None, utcnow())
+    log.debug("epson status notification printer=%s asb=%s", printer.id, f"0x{asb:08X}" if asb is not None else "-")
