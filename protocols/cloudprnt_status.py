@@ -37,7 +37,13 @@ class StatusCode:
 
     @property
     def is_success(self) -> bool:
-        """True for any 2xx code (3 or 4 digits, with or without text)."""
+        """True for any 2xx code (3 or 4 digits, with or without text) and for a bare "OK".
+
+        Star's CloudPRNT Developer Guide Rev 1.4 documents the confirmation ``code`` as the word
+        "OK" without digits, so firmware that follows it must not have its printed jobs failed.
+        """
+        if not self.code:
+            return self.description.upper() == "OK"
         return self.code.startswith("2")
 
     @property
