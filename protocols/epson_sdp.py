@@ -1,7 +1,7 @@
 """Epson Server Direct Print (TM-i, TM-m30II/III, TM-T88VI/VII): print requests, results and status.
 
 The printer posts an HTML form to ``/epson/<device key>`` every Interval seconds. The device key
-names the account and the form's ``ID`` the printer. ``ConnectionType=GetRequest`` asks for work and
+names the account and the form's ``ID`` the printer. ``ConnectionType=GetRequest`` requests work and
 gets an empty body or a ``PrintRequestInfo`` document with one ``<ePOSPrint>`` block per job;
 sending a job is its fetch, so it is claimed as it is sent and never sent again on its own.
 ``SetResponse`` carries the print results in ``ResponseFile`` and ``SetStatus`` (Status
@@ -18,11 +18,11 @@ import logging
 import re
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
@@ -49,18 +49,19 @@ JOBS_PER_RESPONSE_KEY = "EPSON_SDP_JOBS_PER_RESPONSE"
 DEFAULT_JOBS_PER_RESPONSE = 3
 #: Flask config key: the ePOS-Print ``timeout`` of each job, in milliseconds.
 JOB_TIMEOUT_KEY = "EPSON_SDP_JOB_TIMEOUT_MS"
+#: Epson's examples use 10 000 ms; 60 000 is a choice that leaves room for long receipts with images.
 DEFAULT_JOB_TIMEOUT_MS = 60_000
 DEFAULT_DEVID = "local_printer"
 
 #: WebConfig accepts IDs of at most 30 characters of this set; an empty ID is allowed there too.
 _SDP_ID = re.compile(r"[A-Za-z0-9_.-]{0,30}")
 _CONNECTION_TYPES = ("GetRequest", "SetResponse", "SetStatus")
-#: Results read from one ResponseFile; a printer sends one per job of a print request.
-_MAX_RESULTS = 100
 #: Seconds a Digest nonce stays valid; an older one gets a new challenge with ``stale=true``.
 NONCE_LIFETIME_SECONDS = 300
-#: Seconds between two WARNING lines about the same unknown device key.
+#: Seconds between two WARNING lines about the same source (printer or address).
 _WARN_EVERY_SECONDS = 600.0
+#: Keys the warning throttle remembers before it starts over, so random traffic cannot grow it without bound.
+_THROTTLE_KEYS = 10_000
 
 
 # -- Result codes and the ASB status ----------------------------------------------------------------------
@@ -101,8 +102,8 @@ ASB_CONDITIONS: dict[int, str] = {
 #: Documented ASB bits that are no condition: no response, print success, drawer kick, paper feed,
 #: wait on line, panel switch, buzzer, no label, spooler stopped.
 ASB_OTHER_BITS = 0x1 | 0x2 | 0x4 | 0x40 | 0x100 | 0x200 | 0x01000000 | 0x04000000 | 0x80000000
-#: Bits that receipt-only printers set in every observed status (0x0F000016 on an idle TM-m30).
-#: They match the slip and validation "not selected" bits of Epson's status API, so they are normal.
+#: Bits set in every status seen from receipt printers (0x0F000016 when idle). They appear to be the
+#: slip and validation "not selected" bits of Epson's Windows status API, which Epson has not confirmed.
 ASB_NORMAL_BITS = 0x10 | 0x0F000000
 
 
@@ -136,6 +137,8 @@ def asb_detail(asb: int) -> dict[str, str]:
 
 _DECLARATION = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _PRINT_JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,30}")
+#: Results read from one ResponseFile. A printer sends one per job, and a print request contains a few.
+_MAX_RESULTS = 100
 _CODE_JUNK = re.compile(r"[^\x21-\x7e]")
 _DECIMAL = re.compile(r"([0-9]{1,10})")
 _HEX = re.compile(r"(?:0[xX])?([0-9A-Fa-f]{1,8})")
@@ -177,7 +180,7 @@ def _local(tag: object) -> str:
 
 
 def _parse_xml(text: str, root_name: str) -> ElementTree.Element | str:
-    """Return the root element, or the reason the text is unusable. DTDs are refused unread,
+    """Return the root element, or the reason the text is unusable. A DTD is rejected before parsing,
     so no entity is ever expanded."""
     if _DECLARATION.search(text):
         return "it contains a DOCTYPE or ENTITY declaration"
@@ -245,12 +248,12 @@ def parse_response_file(text: str) -> ResponseFile:
     skipped: list[str] = []
     for child in root:
         name = _local(child.tag)
-        if name == "ePOSPrint":
-            entry = _parse_block(child)
-        elif name == "response":
-            entry = _parse_result(child, None)
-        else:
+        if name not in ("ePOSPrint", "response"):
             continue
+        if len(results) + len(skipped) >= _MAX_RESULTS:
+            skipped.append(f"results after the first {_MAX_RESULTS} were not read")
+            break
+        entry = _parse_block(child) if name == "ePOSPrint" else _parse_result(child, None)
         if isinstance(entry, str):
             skipped.append(entry)
         else:
@@ -279,7 +282,7 @@ def parse_status_notification(text: str) -> StatusNotification:
 
 class _WarningThrottle:
     """Lets one WARNING per key through every ``_WARN_EVERY_SECONDS``, so a misconfigured printer
-    polling every few seconds does not flood the log."""
+    that polls every few seconds does not flood the log."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -288,6 +291,8 @@ class _WarningThrottle:
     def should_warn(self, key: str) -> bool:
         now = time.monotonic()
         with self._lock:
+            if len(self._last) > _THROTTLE_KEYS:
+                self._last.clear()
             last = self._last.get(key)
             if last is not None and now - last < _WARN_EVERY_SECONDS:
                 return False
@@ -304,15 +309,15 @@ def _empty() -> Response:
 
 
 def _ignore(reason: str, *args: object) -> Response:
-    """Log why a request changed nothing (WARNING) and send the empty 200 answer."""
+    """Log why a request changed nothing (WARNING) and return the empty 200 response."""
     log.warning("epson request ignored addr=%s: " + reason, request.remote_addr, *args)
     return _empty()
 
 
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException) -> Response:
-    # 413 for a body over MAX_CONTENT_LENGTH and 400 for an unreadable form are raised while the
-    # form is parsed; a printer must still see 200, or it re-posts the same request.
+    # Parsing the form raises 413 for a body over MAX_CONTENT_LENGTH and 400 for an unreadable form.
+    # The printer must still get 200, because otherwise it re-posts the same request.
     return _ignore("HTTP %s %s path=%s", error.code, error.name, request.path)
 
 
@@ -337,17 +342,13 @@ def server_direct_print(device_key: str) -> Response:
     if isinstance(form, Response):
         return form
 
-    results: ResponseFile | None = None
-    asb: int | None = None
-    if form.connection_type == "SetResponse":
-        results = parse_response_file(form.payload or "")
-        if results.problem is not None:
-            return _ignore("ResponseFile from ID=%s is unusable: %s", form.sdp_id, results.problem)
-    elif form.connection_type == "SetStatus":
-        status = parse_status_notification(form.payload or "")
-        if status.problem is not None or status.asb is None:
-            return _ignore("Status from ID=%s is unusable: %s", form.sdp_id, status.problem)
-        asb = status.asb
+    # The payload is read before anything is looked up, so a bad one changes nothing at all.
+    results = parse_response_file(form.payload or "") if form.connection_type == "SetResponse" else None
+    if results is not None and results.problem is not None:
+        return _ignore("ResponseFile from ID=%s is unusable: %s", form.sdp_id, results.problem)
+    status = parse_status_notification(form.payload or "") if form.connection_type == "SetStatus" else None
+    if status is not None and status.asb is None:
+        return _ignore("Status from ID=%s is unusable: %s", form.sdp_id, status.problem)
 
     printer = _identify(device_key, form)
     if printer is None:
@@ -361,8 +362,8 @@ def server_direct_print(device_key: str) -> Response:
         return _send_jobs(printer, form)
     if results is not None:
         _record_results(printer, form, results)
-    else:
-        _record_status(printer, asb)
+    elif status is not None and status.asb is not None:
+        _record_status(printer, status.asb)
     return _empty()
 
 
@@ -373,9 +374,7 @@ def _read_form() -> _Form | Response:
     sdp_id = request.form.get("ID", "").strip()
     if not _SDP_ID.fullmatch(sdp_id):
         return _ignore("ID %r is invalid; WebConfig allows at most 30 of A-Z a-z 0-9 _ . -", sdp_id[:40])
-    name = request.form.get("Name", "").strip()[:64] or None
-    if name is not None and not name.isprintable():
-        name = name.encode("ascii", "backslashreplace").decode()[:64]
+    name = "".join(char for char in request.form.get("Name", "") if char.isprintable()).strip()[:64] or None
 
     payload = None
     if connection_type != "GetRequest":
@@ -383,9 +382,6 @@ def _read_form() -> _Form | Response:
         payload = request.form.get(field_name)
         if not payload or not payload.strip():
             return _ignore("%s from ID=%s has no %s field", connection_type, sdp_id, field_name)
-        if payload.lstrip()[:3].upper() == "%3C":
-            # Some servers' examples show the XML still percent-encoded after form decoding.
-            payload = unquote_plus(payload)
     return _Form(connection_type, sdp_id, name, payload)
 
 
@@ -395,7 +391,7 @@ def _identify(device_key: str, form: _Form) -> Printer | None:
     with container.read_db.session() as session:
         account = session.scalars(select(Account).where(Account.device_key == device_key)).first()
         if account is None:
-            if _throttle().should_warn(f"key:{device_key}"):
+            if _throttle().should_warn(f"key:{request.remote_addr}"):
                 log.warning("epson request with unknown device key addr=%s id=%s; copy the Server Direct Print "
                             "URL from printfleet again", request.remote_addr, form.sdp_id)
             return None
@@ -430,21 +426,29 @@ def make_nonce(now: float | None = None) -> str:
     return f"{stamp}.{_nonce_signature(stamp)}"
 
 
+def _same(left: str, right: str) -> bool:
+    # compare_digest accepts str only when it is ASCII; header values may be anything.
+    return hmac.compare_digest(left.encode(), right.encode())
+
+
 def _nonce_status(nonce: str, now: float) -> str:
-    """Return ``valid``, ``stale`` (signed by us but older than the lifetime) or ``invalid``."""
+    """Return ``valid``, ``stale`` (signed here but older than the lifetime) or ``invalid``."""
     stamp, _, signature = nonce.partition(".")
-    if not stamp.isdigit() or not hmac.compare_digest(signature, _nonce_signature(stamp)):
+    if not (stamp.isascii() and stamp.isdigit()) or not _same(signature, _nonce_signature(stamp)):
         return "invalid"
     age = now - int(stamp)
     return "valid" if -5 <= age <= NONCE_LIFETIME_SECONDS else "stale"
 
 
 def _challenge(printer: Printer, reason: str, stale: bool = False) -> Response:
-    log.info("epson digest challenge printer=%s addr=%s reason=%s", printer.id, request.remote_addr, reason)
+    log.debug("epson digest challenge printer=%s addr=%s reason=%s", printer.id, request.remote_addr, reason)
     header = f'Digest realm="{DIGEST_REALM}", qop="auth", nonce="{make_nonce()}", algorithm=MD5'
     if stale:
         header += ", stale=true"
     return Response(b"", status=401, content_type=XML_CONTENT_TYPE, headers={**NO_CACHE, "WWW-Authenticate": header})
+
+
+_DIGEST_FIELDS = ("username", "realm", "nonce", "uri", "response", "qop", "nc", "cnonce")
 
 
 def _check_digest(printer: Printer) -> Response | None:
@@ -454,32 +458,31 @@ def _check_digest(printer: Printer) -> Response | None:
     authorization = request.authorization
     if authorization is None or authorization.type != "digest":
         return _challenge(printer, "no digest credentials")
-    params = authorization.parameters
-    needed = ("username", "realm", "nonce", "uri", "response", "qop", "nc", "cnonce")
-    if any(not params.get(name) for name in needed):
+    credentials = {name: authorization.parameters.get(name) or "" for name in (*_DIGEST_FIELDS, "algorithm")}
+    if not all(credentials[name] for name in _DIGEST_FIELDS):
         return _challenge(printer, "incomplete digest credentials")
-    if params["qop"] != "auth" or params.get("algorithm", "MD5").upper() != "MD5":
+    if credentials["qop"] != "auth" or credentials["algorithm"].upper() not in ("", "MD5"):
         return _challenge(printer, "unsupported qop or algorithm")
-    if params["realm"] != DIGEST_REALM or urlsplit(params["uri"]).path != request.path:
+    if credentials["realm"] != DIGEST_REALM or urlsplit(credentials["uri"]).path != request.path:
         return _challenge(printer, "realm or uri does not match")
-    stored = printer.device_password_hash
-    if stored is None or not hmac.compare_digest(params["username"], printer.device_user or ""):
-        return _challenge(printer, "unknown digest user")
 
-    nonce_state = _nonce_status(params["nonce"], time.time())
+    nonce_state = _nonce_status(credentials["nonce"], time.time())
     if nonce_state == "invalid":
         return _challenge(printer, "nonce not issued here")
-    ha2 = _md5(f"{request.method}:{params['uri']}")
-    expected = _md5(f"{stored}:{params['nonce']}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
-    if not hmac.compare_digest(expected, params["response"].lower()):
-        log.warning("epson digest authentication failed printer=%s addr=%s", printer.id, request.remote_addr)
-        return _challenge(printer, "wrong digest response")
+    ha2 = _md5(f"{request.method}:{credentials['uri']}")
+    expected = _md5(f"{printer.device_password_hash}:{credentials['nonce']}:{credentials['nc']}:{credentials['cnonce']}:auth:{ha2}")
+    user_ok = _same(credentials["username"], printer.device_user or "") and printer.device_password_hash is not None
+    if not (user_ok and _same(expected, credentials["response"].lower())):
+        if _throttle().should_warn(f"digest:{printer.id}"):
+            log.warning("epson digest authentication failed printer=%s addr=%s; check the printer's Digest user "
+                        "and password", printer.id, request.remote_addr)
+        return _challenge(printer, "wrong digest user or password")
     if nonce_state == "stale":
-        # RFC 7616 section 3.3: a correct response with an expired nonce gets stale=true, so the
-        # client retries with the new nonce without asking for the password again.
+        # RFC 7616 section 3.3: a correct response to an expired nonce gets stale=true, so the client
+        # retries with the new nonce without prompting for the password again.
         return _challenge(printer, "nonce expired", stale=True)
     # NOTE: nonce counts (nc) are not tracked, so a captured request can be replayed while its nonce
-    # is valid (at most NONCE_LIFETIME_SECONDS); use HTTPS against eavesdroppers.
+    # is valid, which is at most NONCE_LIFETIME_SECONDS. Use HTTPS against eavesdroppers.
     return None
 
 
@@ -487,8 +490,8 @@ def _check_digest(printer: Printer) -> Response | None:
 
 
 def _jobs_per_response(printer: Printer) -> int:
-    # A printer that never reported a printjobid may answer a request of several jobs with one
-    # Version 1.00 result, which cannot say which job it was; such printers get one job at a time.
+    # A printer that never returned a printjobid may respond to a request of several jobs with one
+    # Version 1.00 result, which does not name the job. Such printers get one job at a time.
     if (printer.client_info or {}).get("sdp_result_version") not in ("2.00", "3.00"):
         return 1
     return max(1, int(current_app.config.get(JOBS_PER_RESPONSE_KEY, DEFAULT_JOBS_PER_RESPONSE)))
@@ -530,6 +533,8 @@ def _send_jobs(printer: Printer, form: _Form) -> Response:
 
 def _note_contact(printer: Printer, form: _Form, now: datetime) -> None:
     """Mark ``printer`` online and store a changed ``Name``; writes only when something changed."""
+    # NOTE: the form does not carry the printer's Interval, so poll_interval_seconds stays unset and
+    # the offline sweep assumes default_poll_interval_seconds; a longer Interval reads as offline.
     name_changed = form.name is not None and (printer.client_info or {}).get("sdp_name") != form.name
     if printer.online and not name_changed:
         return
@@ -563,25 +568,25 @@ def _record_results(printer: Printer, form: _Form, parsed: ResponseFile) -> None
     with services().db.session() as session:
         row = session.get(Printer, printer.id, with_for_update=True)
         assert row is not None
-        for result in parsed.results[:_MAX_RESULTS]:
+        for result in parsed.results:
             _confirm(session, row, result, now)
         last = parsed.results[-1] if parsed.results else None
         asb = next((result.asb for result in reversed(parsed.results) if result.asb is not None), None)
         _apply_health(session, row, asb, last, now, parsed.request_error)
-        info = row.client_info or {}
-        if info.get("sdp_result_version") != parsed.version or (form.name and info.get("sdp_name") != form.name):
-            row.client_info = {**info, "sdp_result_version": parsed.version, **({"sdp_name": form.name} if form.name else {})}
+        reported = {"sdp_result_version": parsed.version, **({"sdp_name": form.name} if form.name else {})}
+        if any((row.client_info or {}).get(key) != value for key, value in reported.items()):
+            row.client_info = {**(row.client_info or {}), **reported}
 
 
 def _confirm(session: Session, printer: Printer, result: PrintResult, now: datetime) -> None:
     token = result.printjobid
     if token is None:
-        # Version 1.00 results carry no printjobid; the oldest job the printer holds is the best match.
+        # Version 1.00 results carry no printjobid, so the oldest job the printer has fetched is the best match.
         token = _oldest_held_token(session, printer.id)
         if token is None:
             log.warning("epson result without printjobid and no job held printer=%s code=%s", printer.id, result.code)
             return
-    code = None if result.success else (result.code or "")
+    code = None if result.success else result.code
     job = dispatch.confirm_job(session, printer, token, result.success, code, now=now)
     if job is not None and not result.success:
         log.info("epson job failed job=%s printer=%s code=%s: %s", job.id, printer.id, result.code,
@@ -606,9 +611,9 @@ def _apply_health(session: Session, printer: Printer, asb: int | None, last: Pri
     health.apply_reading(session, printer, reading, now)
 
 
-def _record_status(printer: Printer, asb: int | None) -> None:
+def _record_status(printer: Printer, asb: int) -> None:
     with services().db.session() as session:
         row = session.get(Printer, printer.id, with_for_update=True)
         assert row is not None
         _apply_health(session, row, asb, None, utcnow())
-    log.debug("epson status notification printer=%s asb=%s", printer.id, f"0x{asb:08X}" if asb is not None else "-")
+    log.debug("epson status notification printer=%s asb=0x%08X", printer.id, asb)

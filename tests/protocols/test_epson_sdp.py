@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import xml.etree.ElementTree as ElementTree
+import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -17,8 +20,10 @@ from fleet import dispatch
 from fleet.models import HealthEvent, Job, OrderEvent, Printer, QuarantinedPrinter
 from protocols.epson_sdp import (
     JOBS_PER_RESPONSE_KEY,
+    NONCE_LIFETIME_SECONDS,
     RESULT_CODE_TEXT,
     explain_result,
+    make_nonce,
     parse_response_file,
     parse_status_notification,
 )
@@ -124,7 +129,7 @@ def test_get_request_empty_when_nothing_waits(instance: Running) -> None:
     assert printer.row().client_info["sdp_name"] == "X6WY351989"
 
 
-def test_get_request_sends_print_request_version_2(instance: Running) -> None:
+def test_get_request_sends_version_2(instance: Running) -> None:
     printer = SdpPrinter(instance, sdp_devid="kitchen_printer")
     printer.order()
     token = printer.jobs()[0].token
@@ -162,7 +167,7 @@ def test_get_request_never_resends_fetched_job(instance: Running) -> None:
     assert printer.job(token).fetch_count == 1
 
 
-def test_get_request_batches_after_version_2_result(instance: Running) -> None:
+def test_get_request_batches_after_v2_result(instance: Running) -> None:
     instance.app.config[JOBS_PER_RESPONSE_KEY] = 2
     printer = SdpPrinter(instance)
     for _ in range(4):
@@ -207,7 +212,7 @@ def test_set_response_two_results_in_one_form(instance: Running) -> None:
     assert printer.row().conditions == ["cover_open"]
 
 
-def test_set_response_version_1_confirms_oldest_held_job(instance: Running) -> None:
+def test_set_response_v1_confirms_oldest_job(instance: Running) -> None:
     printer = SdpPrinter(instance)
     printer.order()
     printer.order()
@@ -223,21 +228,21 @@ def test_set_response_version_1_confirms_oldest_held_job(instance: Running) -> N
     assert printer.row().client_info["sdp_result_version"] == "1.00"
 
 
-def test_set_response_version_3_with_server_direct_print(instance: Running) -> None:
+def test_set_response_version_3(instance: Running) -> None:
     printer = SdpPrinter(instance)
     printer.order()
     [token] = printer.fetch()
     document = "\r\n".join([
         '<?xml version="1.0" encoding="utf-8"?>',
         '<PrintResponseInfo Version="3.00">',
-        "<ServerDirectPrint><Response Success=\"true\"><ErrorSummary></ErrorSummary><ErrorDetail></ErrorDetail>"
-        "</Response></ServerDirectPrint>",
+        ('<ServerDirectPrint><Response Success="true"><ErrorSummary></ErrorSummary><ErrorDetail></ErrorDetail>'
+         "</Response></ServerDirectPrint>"),
         f"<ePOSPrint><Parameter><devid>local_printer</devid><printjobid>{token}</printjobid></Parameter>",
-        f'<PrintResponse><response xmlns="{EPOS}" success="1" code="" status="251854870" battery="0"/>'
-        "</PrintResponse></ePOSPrint>",
-        "<ePOSDisplay><Parameter><devid>local_display</devid></Parameter><DisplayResponse>"
-        '<response xmlns="http://www.epson-pos.com/schemas/2012/09/epos-display" success="false" '
-        'code="EDSP_NOT_FOUND" status="0"/></DisplayResponse></ePOSDisplay>',
+        (f'<PrintResponse><response xmlns="{EPOS}" success="1" code="" status="251854870" battery="0"/>'
+         "</PrintResponse></ePOSPrint>"),
+        ("<ePOSDisplay><Parameter><devid>local_display</devid></Parameter><DisplayResponse>"
+         '<response xmlns="http://www.epson-pos.com/schemas/2012/09/epos-display" success="false" '
+         'code="EDSP_NOT_FOUND" status="0"/></DisplayResponse></ePOSDisplay>'),
         "</PrintResponseInfo>", "",
     ])
 
@@ -250,7 +255,7 @@ def test_set_response_version_3_with_server_direct_print(instance: Running) -> N
     assert ("raised", "paper_low") in printer.health_events()
 
 
-def test_set_response_late_after_unconfirmed_completes_once(instance: Running) -> None:
+def test_late_set_response_completes_once(instance: Running) -> None:
     printer = SdpPrinter(instance)
     order_id = printer.order()
     [token] = printer.fetch()
@@ -327,8 +332,9 @@ def test_bad_input_changes_nothing(instance: Running, caplog: pytest.LogCaptureF
     assert reason in caplog.text
     assert printer.job(token).state == "fetched"
     after = printer.row()
-    assert (after.conditions, after.health_detail, after.status_code) == (before.conditions, before.health_detail,
-                                                                          before.status_code)
+    assert after.conditions == before.conditions
+    assert after.health_detail == before.health_detail
+    assert after.status_code == before.status_code
     with instance.services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(QuarantinedPrinter)) == 0
 
@@ -362,7 +368,7 @@ def test_unknown_id_is_quarantined(instance: Running) -> None:
     assert listed[0]["detail"] == {"name": "X3EL000754"}
 
 
-def test_unknown_device_key_gets_empty_answer(instance: Running, caplog: pytest.LogCaptureFixture) -> None:
+def test_unknown_device_key_ignored(instance: Running, caplog: pytest.LogCaptureFixture) -> None:
     printer = SdpPrinter(instance)
     caplog.set_level(logging.WARNING, logger="protocols.epson_sdp")
 
@@ -413,6 +419,16 @@ def test_set_status_keeps_unknown_bits(instance: Running) -> None:
     assert printer.row().conditions == []
 
 
+def test_set_status_from_simulator(instance: Running) -> None:
+    printer = SdpPrinter(instance)
+    simulator = EpsonSdpSimulator(printer.url, printer.sdp_id)
+    simulator.set_status("cover_open")
+
+    assert simulator.send_status_notification(printer.url) == 200
+
+    assert printer.row().conditions == ["cover_open", "offline_bit"]
+
+
 # -- Digest authentication --------------------------------------------------------------------------------
 
 
@@ -448,6 +464,25 @@ def test_digest_auth_refuses_wrong_password(instance: Running) -> None:
     assert printer.jobs()[0].state == "queued"
 
 
+def test_digest_auth_stale_nonce_gets_new_challenge(instance: Running) -> None:
+    printer = SdpPrinter(instance, sdp_digest_auth=True)
+    with instance.app.app_context():
+        nonce = make_nonce(time.time() - NONCE_LIFETIME_SECONDS - 60)
+    uri = urlsplit(printer.url).path
+    ha1 = hashlib.md5(f"{printer.sdp_id}:printfleet:{printer.password}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"POST:{uri}".encode()).hexdigest()
+    answer = hashlib.md5(f"{ha1}:{nonce}:00000001:abc:auth:{ha2}".encode()).hexdigest()
+    header = (f'Digest username="{printer.sdp_id}", realm="printfleet", nonce="{nonce}", uri="{uri}", '
+              f'qop=auth, nc=00000001, cnonce="abc", response="{answer}", algorithm=MD5')
+
+    response = requests.post(printer.url, data={"ConnectionType": "GetRequest", "ID": printer.sdp_id},
+                             headers={"Authorization": header}, timeout=10)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].endswith("stale=true")
+    assert nonce not in response.headers["WWW-Authenticate"]
+
+
 # -- End to end with the simulator ------------------------------------------------------------------------
 
 
@@ -471,6 +506,42 @@ def test_simulator_prints_markup_literally(instance: Running) -> None:
     assert b"&lt;script&gt;&amp;" in printed.data
     order = printer.client.get(f"{instance.url}/api/v1/orders/{order_id}", timeout=10).json()
     assert order["status"] == "printed"
+
+
+def test_simulator_version_1_prints_each_job(instance: Running) -> None:
+    printer = SdpPrinter(instance)
+    printer.order()
+    printer.order()
+    simulator = EpsonSdpSimulator(printer.url, printer.sdp_id, poll_interval=0.2, result_version="1.00")
+    simulator.start()
+    try:
+        assert simulator.wait_for(lambda: len(simulator.printed) == 2, WAIT), simulator.counters
+        wait_until(lambda: all(job.state == "printed" for job in printer.jobs()), WAIT)
+    finally:
+        simulator.stop()
+
+    # One job per print request, because a Version 1.00 result cannot name the job it belongs to.
+    assert simulator.counters["fetches"] == 2
+    assert [job.fetch_count for job in printer.jobs()] == [1, 1]
+
+
+def test_simulator_failure_code_stored(instance: Running) -> None:
+    printer = SdpPrinter(instance)
+    order_id = printer.order()
+    simulator = EpsonSdpSimulator(printer.url, printer.sdp_id, poll_interval=0.2)
+    simulator.set_status("paper_end")
+    simulator.start()
+    try:
+        assert simulator.wait_for(lambda: len(simulator.failed) == 1, WAIT), simulator.counters
+        wait_until(lambda: printer.jobs()[0].state == "failed", WAIT)
+    finally:
+        simulator.stop()
+
+    assert printer.jobs()[0].result_code == "EPTR_REC_EMPTY"
+    assert printer.row().conditions == ["offline_bit", "paper_out"]
+    assert printer.row().health_detail["last_result_text"] == RESULT_CODE_TEXT["EPTR_REC_EMPTY"]
+    order = printer.client.get(f"{instance.url}/api/v1/orders/{order_id}", timeout=10).json()
+    assert order["status"] == "failed"
 
 
 # -- Parsers ----------------------------------------------------------------------------------------------
