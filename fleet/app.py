@@ -10,6 +10,7 @@ from typing import Any
 
 from apiflask import APIFlask
 
+from fleet import operator_alerts
 from fleet.config import Settings, load_settings
 from fleet.db import Database, upgrade
 from fleet.events import EventBus
@@ -70,6 +71,8 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
     app.extensions[EXTENSION_KEY] = container
     install_error_handlers(app)
     bus.subscribe("outbox.enqueued", container.outbox.wake)
+    operator_alerts.attach(db.sessions)
+    _install_snmp(container)
 
     _register_blueprints(app)
 
@@ -82,6 +85,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
         scheduler = Scheduler(container)
         scheduler.start()
         container.extras["scheduler"] = scheduler
+        _schedule_snmp(container, scheduler)
     log.info("printfleet app ready env=%s database=%s", settings.env, db.dialect)
     return app
 
@@ -99,6 +103,22 @@ def _register_blueprints(app: APIFlask) -> None:
     _hide_protocols_from_spec(app)
 
 
+def _install_snmp(container: Services) -> None:
+    try:
+        from protocols.snmp.fleet_poller import install
+    except ImportError as err:  # pysnmp is optional at run time
+        log.warning("SNMP printers unavailable: %s", err)
+        return
+    install(container)
+
+
+def _schedule_snmp(container: Services, scheduler: Any) -> None:
+    if "snmp_backend" in container.extras:
+        from protocols.snmp.fleet_poller import schedule
+
+        schedule(scheduler)
+
+
 def _hide_protocols_from_spec(app: APIFlask) -> None:
     @app.spec_processor
     def _only_api(spec: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +132,9 @@ def shutdown(app: APIFlask) -> None:
     scheduler = container.extras.get("scheduler")
     if scheduler is not None:
         scheduler.shutdown()
+    snmp_backend = container.extras.get("snmp_backend")
+    if snmp_backend is not None:
+        snmp_backend.close()
     container.outbox.stop()
     with container.db.session() as session:
         container.presence.flush(session)

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from fleet import health, printers
+from fleet import health, printers, snmp_service
 from fleet.api import api, auth, current_account
 from fleet.api.schemas import PageQuery, PrinterIn, PrinterOut, PrinterPatch
 from fleet.api.views import printer_view
@@ -24,10 +24,14 @@ from fleet.web import base_url, services
 def create_printer(body: PrinterIn) -> dict[str, Any]:
     account = current_account()
     settings = body.settings.model_dump(exclude_none=True) if body.settings else {}
+    # The SNMP probe runs before the transaction so a silent printer holds no database lock.
+    snmp = snmp_service.prepare_registration(services(), body.protocol, body.snmp.model_dump() if body.snmp else None)
     with services().db.session() as session:
         owner = session.get(Account, account.id)
         assert owner is not None
         registration = printers.register_printer(session, owner, body.name, body.protocol, body.mac, settings)
+        if snmp is not None:
+            snmp_service.complete_registration(session, registration.printer, snmp)
         return printer_view(registration.printer, owner, base_url(), password=registration.device_password)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 from typing_extensions import Annotated
 
 
@@ -89,11 +91,57 @@ class PrinterSettingsIn(Strict):
     sdp_devid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,30}$")
 
 
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _snmp_host(value: str) -> str:
+    """Accept an IPv4/IPv6 literal or an RFC 1123 host name."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if len(value) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in labels):
+        raise ValueError(f"host {value!r} is invalid; use an IP address such as 192.0.2.10 or a host name")
+    return value
+
+
+class SnmpV3In(Strict):
+    user: str = Field(min_length=1, max_length=64)
+    auth_protocol: Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"] = "SHA"
+    auth_key: str = Field(min_length=8, max_length=128, description="At least 8 characters (RFC 3414)")
+    priv_protocol: Literal["DES", "3DES", "AES", "AES128", "AES192", "AES256"] = "AES"
+    priv_key: str = Field(min_length=8, max_length=128, description="At least 8 characters (RFC 3414)")
+    context_name: str = Field(default="", max_length=64)
+
+
+class SnmpIn(Strict):
+    host: Annotated[str, AfterValidator(_snmp_host)] = Field(min_length=1, max_length=253)
+    port: StrictInt = Field(default=161, ge=1, le=65535)
+    version: Literal["1", "2c", "3"] = "2c"
+    community: str | None = Field(default=None, min_length=1, max_length=128, description="v1/v2c; never returned")
+    v3: SnmpV3In | None = Field(default=None, description="v3 authPriv user; keys are never returned")
+    poll_interval_seconds: StrictInt = Field(default=60, ge=2, le=86400)
+    full_walk_interval_seconds: StrictInt = Field(default=900, ge=30, le=86400)
+    supply_low_percent: float = Field(default=10.0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _credentials_match_version(self) -> SnmpIn:
+        if self.version == "3" and self.v3 is None:
+            raise ValueError("version 3 needs a v3 object with user, auth_key and priv_key")
+        if self.version != "3" and self.community is None:
+            raise ValueError(f"version {self.version} needs a community")
+        if self.version != "3" and self.v3 is not None:
+            raise ValueError(f"v3 credentials were sent with version {self.version}; set version to 3 or drop v3")
+        return self
+
+
 class PrinterIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     protocol: Literal["cloudprnt", "goodcom", "epson_sdp", "snmp", "device_mqtt"]
     mac: str | None = Field(default=None, max_length=32, description="Required for cloudprnt")
     settings: PrinterSettingsIn | None = None
+    snmp: SnmpIn | None = Field(default=None, description="Required for snmp: where and how to poll the printer")
 
 
 class PrinterPatch(Strict):

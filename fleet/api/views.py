@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from fleet.health import Presence, health_view
 from fleet.models import Account, Job, Order, OrderEvent, Printer
+from fleet.snmp_models import PrinterSnmp
+from fleet.snmp_service import config_view
 from fleet.states import OrderState, allowed_actions
 
 
@@ -29,6 +33,10 @@ def device_config(printer: Printer, account: Account, base: str, password: str |
         return {"server_direct_print_url": f"{base}/epson/{account.device_key}", "id": printer.device_user,
                 "digest_user": printer.device_user,
                 "digest_password": password if password else "(shown once at registration)"}
+    if printer.protocol == "snmp":
+        session = object_session(printer)
+        row = session.get(PrinterSnmp, printer.id) if session is not None else None
+        return {"snmp": config_view(row)} if row is not None else {}
     return {}
 
 

@@ -20,6 +20,7 @@ from fleet.db import Database
 from fleet.models import Account, OutboxMessage, utcnow
 from fleet.notifications.email import render_order_email, send_email
 from fleet.notifications.webhook import DeliveryFailed, send_webhook
+from fleet.operator_alerts import render_alert_email
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,9 @@ class OutboxWorker:
         if channel == "email":
             if not settings.smtp_host:
                 raise DeliveryFailed("no SMTP server configured; set PRINTFLEET_SMTP_HOST")
-            subject, text, html = render_order_email(payload)
+            # Operator alerts (event names starting with printer.) have their own template.
+            render = render_alert_email if event.startswith("printer.") else render_order_email
+            subject, text, html = render(payload)
             send_email(settings.smtp_host, settings.smtp_port, settings.smtp_from, recipient, subject, text, html,
                        user=settings.smtp_user, password=settings.smtp_password, starttls=settings.smtp_starttls,
                        message_id=f"<outbox-{message_id}@printfleet>")
