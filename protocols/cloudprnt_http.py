@@ -20,7 +20,7 @@ from sqlalchemy import select
 from fleet import dispatch, health, printers
 from fleet.models import Account, Job, Printer, utcnow
 from fleet.rendering import PRODUCIBLE, UnsupportedMediaType, job_document, offered_media_types, receipt_profile, render
-from fleet.states import HELD_JOB_STATES, WAITING_JOB_STATES
+from fleet.states import JobState
 from fleet.web import base_url, services
 from protocols.cloudprnt_status import asb_conditions, code_conditions, parse_asb, parse_status_code, to_bool
 
@@ -219,10 +219,29 @@ def confirm(device_key: str) -> Response:
     return _confirm(device_key)
 
 
-def _held_or_waiting_token(session: Any, printer: Printer, states: frozenset[str]) -> str | None:
-    """Token of the printer's oldest job in ``states``, for firmware that sends no ``token``."""
-    job = session.scalars(select(Job).where(Job.printer_id == printer.id, Job.state.in_(states)).order_by(Job.id)).first()
+def _newest_token(session: Any, printer: Printer, state: str) -> str | None:
+    query = (select(Job).where(Job.printer_id == printer.id, Job.state == state)
+             .order_by(Job.fetched_at.desc(), Job.id.desc()))
+    job = session.scalars(query).first()
     return job.token if job else None
+
+
+def _tokenless_fetch_token(session: Any, printer: Printer) -> str | None:
+    """Pick the job a printer that sends no ``token`` is downloading.
+
+    That is the job the last poll announced (the next waiting one) or, with none waiting, the newest
+    fetched job, which the printer is downloading again. An unconfirmed job is never picked, because
+    a job whose confirmation is late must not print again without a person deciding so.
+    """
+    waiting = dispatch.next_job(session, printer.id)
+    if waiting is not None:
+        return waiting.token
+    return _newest_token(session, printer, JobState.FETCHED)
+
+
+def _tokenless_confirm_token(session: Any, printer: Printer) -> str | None:
+    """Pick the job a confirmation without ``token`` is about: the newest fetched, else the newest unconfirmed."""
+    return _newest_token(session, printer, JobState.FETCHED) or _newest_token(session, printer, JobState.UNCONFIRMED)
 
 
 def _fetch(device_key: str) -> Response:
@@ -236,7 +255,7 @@ def _fetch(device_key: str) -> Response:
             log.info("job type not producible printer=%s type=%s", printer.id, media_type)
             return _error(415, f"media type {media_type} is not produced here; use one of {', '.join(PRODUCIBLE)}")
         media_type = media_type or offered_media_types(printer)[0]
-        token = request.args.get("token") or _held_or_waiting_token(session, printer, WAITING_JOB_STATES | HELD_JOB_STATES)
+        token = request.args.get("token") or _tokenless_fetch_token(session, printer)
         claim = dispatch.claim_job(session, printer, token, media_type) if token else None
         if claim is None:
             return _error(404, "no job for this printer and token")
@@ -258,7 +277,7 @@ def _confirm(device_key: str) -> Response:
         printer = _printer_from_query(session, device_key)
         if printer is None:
             return _error(404, "unknown printer or URL")
-        token = request.args.get("token") or _held_or_waiting_token(session, printer, HELD_JOB_STATES)
+        token = request.args.get("token") or _tokenless_confirm_token(session, printer)
         if token is None:
             log.warning("confirmation without a job printer=%s code=%s", printer.id, status)
             return _json({})

@@ -29,6 +29,8 @@ bp = Blueprint("goodcom", __name__, url_prefix="/goodcom")
 
 #: Field separators of the order text and the look-alikes that replace them inside values.
 _SEPARATORS = str.maketrans({"#": "\uFE5F", "*": "\uFE61", ";": "\uFE54", "\\": "\uFE68", "/": "\uFF0F"})
+#: The reverse mapping, because the printer reports an order id as it printed it, look-alikes included.
+_ORIGINALS = {ord(lookalike): chr(original) for original, lookalike in _SEPARATORS.items()}
 _ORDER_TYPES = {"delivery": "1", "collection": "2", "reservation": "3", "dine_in": "2"}
 PAID, NOT_PAID, VERIFIED = "6", "7", "4"
 
@@ -158,9 +160,10 @@ def callback() -> Response:
 
 def _find_order(session: object, account_id: int, printer_id: int, ref: str) -> Order | None:
     query = select(Order).where(Order.account_id == account_id, Order.printer_id == printer_id)
-    by_external = session.scalars(query.where(Order.external_id == ref)).first()  # type: ignore[attr-defined]
-    if by_external is not None:
-        return by_external  # type: ignore[no-any-return]
+    for external_id in dict.fromkeys((ref, ref.translate(_ORIGINALS))):
+        by_external = session.scalars(query.where(Order.external_id == external_id)).first()  # type: ignore[attr-defined]
+        if by_external is not None:
+            return by_external  # type: ignore[no-any-return]
     if ref.isdigit():
         return session.scalars(query.where(Order.id == int(ref), Order.external_id.is_(None))).first()  # type: ignore[attr-defined,no-any-return]
     return None

@@ -552,6 +552,47 @@ def test_confirmation_unknown_token_not_found(ready_shop: Shop) -> None:
     assert_no_cache(response)
 
 
+# -- firmware without job tokens (HI01X before 1.8, mC-Print before 3.2) ----------------------------------------
+
+
+def test_tokenless_get_serves_announced_job(ready_shop: Shop) -> None:
+    first_id, _token = ready_shop.offer()
+    first = requests.get(ready_shop.job_url(f"type=text/plain&mac={MAC}"), timeout=30)
+    second_id, _token = ready_shop.offer()
+
+    second = requests.get(ready_shop.job_url(f"type=text/plain&mac={MAC}"), timeout=30)
+
+    assert first.status_code == 200
+    assert second.status_code == 200
+    assert only_job(ready_shop.order(first_id))["fetch_count"] == 1
+    assert only_job(ready_shop.order(second_id))["state"] == "fetched"
+
+
+def test_tokenless_get_repeats_held_job(ready_shop: Shop) -> None:
+    order_id, _token = ready_shop.offer()
+    url = ready_shop.job_url(f"type=text/plain&mac={MAC}")
+
+    first = requests.get(url, timeout=30)
+    again = requests.get(url, timeout=30)
+
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert only_job(ready_shop.order(order_id))["fetch_count"] == 2
+
+
+def test_tokenless_confirmation_completes_newest_fetch(ready_shop: Shop) -> None:
+    first_id, _token = ready_shop.offer()
+    requests.get(ready_shop.job_url(f"type=text/plain&mac={MAC}"), timeout=30)
+    second_id, _token = ready_shop.offer()
+    requests.get(ready_shop.job_url(f"type=text/plain&mac={MAC}"), timeout=30)
+
+    response = requests.delete(ready_shop.job_url(f"mac={MAC}&code=200%20OK"), timeout=10)
+
+    assert response.status_code == 200
+    assert ready_shop.order(second_id)["status"] == "printed"
+    assert ready_shop.order(first_id)["status"] == "printing"
+
+
 # -- other requests ------------------------------------------------------------------------------------------
 
 
@@ -656,6 +697,8 @@ def test_simulator_dropped_confirmation_left_unconfirmed(database_url: str, inst
     assert len(simulator.printed) == 1
     assert simulator.counters["fetches"] == 1
     assert shop.order(order_id)["status"] == "printing"
+    tokenless = requests.get(shop.job_url(f"type=image/png&mac={MAC}"), timeout=30)
+    assert tokenless.status_code == 404
 
     token = simulator.printed[0].job_id
     late = requests.delete(shop.job_url(f"mac={MAC}&code=200%20OK&token={token}"), timeout=10)
