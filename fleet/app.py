@@ -16,6 +16,7 @@ from fleet.db import Database, upgrade
 from fleet.events import EventBus
 from fleet.health import Presence
 from fleet.notifications.delivery import OutboxWorker
+from fleet.poll_cache import PrinterCache, WorkIndex
 from fleet.services import Services
 from fleet.web import EXTENSION_KEY, install_error_handlers
 
@@ -67,18 +68,28 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
     bus = EventBus()
     bus.attach(db.sessions)
     container = Services(settings=settings, db=db, bus=bus, presence=Presence(),
-                         outbox=OutboxWorker(db, settings), read_db=read_db)
+                         outbox=OutboxWorker(db, settings), read_db=read_db,
+                         printer_cache=PrinterCache(), work_index=WorkIndex(read_db))
     app.extensions[EXTENSION_KEY] = container
     install_error_handlers(app)
     bus.subscribe("outbox.enqueued", container.outbox.wake)
     operator_alerts.attach(db.sessions)
     _install_snmp(container)
+    bus.subscribe("printer.", container.printer_cache.on_event)
+    bus.subscribe("job.queued", container.work_index.on_event)
 
     _register_blueprints(app)
 
     run_workers = start_workers if start_workers is not None else True
+    if run_workers and settings.mqtt_active:
+        from protocols.mqtt.service import start_mqtt
+
+        start_mqtt(container)
     if run_workers and settings.outbox_worker_enabled:
         container.outbox.start()
+    from dashboards import init_dashboards
+
+    init_dashboards(app, container, run_workers)
     if run_workers and settings.scheduler_enabled:
         from fleet.scheduler import Scheduler
 
@@ -93,11 +104,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
 def _register_blueprints(app: APIFlask) -> None:
     from fleet.api import api
     from protocols.cloudprnt_http import bp as cloudprnt_bp
+    from protocols.device_http import bp as device_http_bp
     from protocols.epson_sdp import bp as epson_bp
     from protocols.goodcom import bp as goodcom_bp
 
     app.register_blueprint(api)
     app.register_blueprint(cloudprnt_bp)
+    app.register_blueprint(device_http_bp)
     app.register_blueprint(goodcom_bp)
     app.register_blueprint(epson_bp)
     _hide_protocols_from_spec(app)
@@ -129,6 +142,9 @@ def _hide_protocols_from_spec(app: APIFlask) -> None:
 def shutdown(app: APIFlask) -> None:
     """Stop the workers and close the database pools of ``app``."""
     container: Services = app.extensions[EXTENSION_KEY]
+    mqtt = container.extras.pop("mqtt", None)
+    if mqtt is not None:
+        mqtt.stop()
     scheduler = container.extras.get("scheduler")
     if scheduler is not None:
         scheduler.shutdown()
@@ -136,6 +152,9 @@ def shutdown(app: APIFlask) -> None:
     if snmp_backend is not None:
         snmp_backend.close()
     container.outbox.stop()
+    from dashboards import stop_dashboards
+
+    stop_dashboards(container)
     with container.db.session() as session:
         container.presence.flush(session)
     container.db.dispose()

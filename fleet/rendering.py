@@ -9,6 +9,7 @@ from typing import Any
 
 from firmware_profiles.loader import Profile, ProfileError, get_profile, match_cloudprnt
 from fleet.models import Job, Order, Printer
+from fleet.poll_cache import PrinterSnapshot
 from fleet.receipts.builder import (PrintSettings, ReceiptItem, ReceiptOrder, ReceiptProfile, build_order_receipt,
                                     build_test_receipt)
 from fleet.receipts.document import Document
@@ -75,7 +76,7 @@ def receipt_profile(printer: Printer) -> ReceiptProfile:
     )
 
 
-def offered_media_types(printer: Printer) -> list[str]:
+def offered_media_types(printer: Printer | PrinterSnapshot) -> list[str]:
     """Media types to offer ``printer``: ours, narrowed to what it reported in ``Encodings``."""
     encodings = (printer.client_info or {}).get("Encodings")
     emulation = (printer.settings or {}).get("emulation")

@@ -22,7 +22,13 @@ log = logging.getLogger(__name__)
 ADVISORY_LOCK_KEY = 0x7066736368656400
 
 
-def run_presence_and_offline(services: Services) -> None:
+def run_presence_flush(services: Services) -> None:
+    """Write this process's last-seen times; every process runs it, because each serves its own polls."""
+    with services.db.session() as session:
+        services.presence.flush(session)
+
+
+def run_offline_sweep(services: Services) -> None:
     with services.db.session() as session:
         went = health.sweep_offline(session, services.presence, services.settings.default_poll_interval_seconds)
     if went:
@@ -51,14 +57,16 @@ class Scheduler:
         self._lock_connection = None
 
     def start(self) -> bool:
-        """Start the jobs; return False when another process already holds the leader lock."""
-        if not self._elect():
-            log.info("scheduler not started: another process holds the leader lock")
-            return False
-        jobs = [(run_presence_and_offline, 2), (run_expiry, 10), (run_unconfirmed, 5)]
+        """Start the jobs; return False when another process holds the leader lock and only local jobs run."""
+        self._scheduler.add_job(run_presence_flush, "interval", seconds=2, args=[self.services], id="presence_flush")
+        leader = self._elect()
+        jobs = [(run_offline_sweep, 2), (run_expiry, 10), (run_unconfirmed, 5)] if leader else []
         for function, seconds in jobs:
             self._scheduler.add_job(function, "interval", seconds=seconds, args=[self.services], id=function.__name__)
         self._scheduler.start()
+        if not leader:
+            log.info("scheduler started with local jobs only: another process holds the leader lock")
+            return False
         log.info("scheduler started jobs=%s", ",".join(function.__name__ for function, _ in jobs))
         return True
 

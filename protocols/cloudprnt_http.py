@@ -13,12 +13,14 @@ import logging
 import threading
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from fleet import dispatch, health, printers
 from fleet.models import Account, Job, Printer, utcnow
+from fleet.poll_cache import PrinterSnapshot
 from fleet.rendering import PRODUCIBLE, UnsupportedMediaType, job_document, offered_media_types, receipt_profile, render
 from fleet.states import JobState
 from fleet.web import base_url, services
@@ -45,7 +47,7 @@ class ClientActionLedger:
         self._lock = threading.Lock()
         self._asked: dict[int, datetime] = {}
 
-    def should_ask(self, printer: Printer, interval: timedelta, now: datetime) -> bool:
+    def should_ask(self, printer: PrinterSnapshot, interval: timedelta, now: datetime) -> bool:
         if printer.client_info_at is not None and now - printer.client_info_at < interval:
             return False
         with self._lock:
@@ -104,39 +106,35 @@ def poll(device_key: str) -> Response:
 
     container = services()
     now = utcnow()
-    with container.read_db.session() as session:
-        account = _account(session, device_key)
-        if account is None:
-            log.warning("poll with unknown device key mac=%s addr=%s", mac, request.remote_addr)
-            return _error(403, "unknown CloudPRNT URL; copy the URL from printfleet again")
-        printer = printers.find_by_mac(session, account.id, mac)
-        if printer is None:
-            account_id = account.id
-        else:
-            session.expunge(printer)
-    if printer is None:
+    snapshot, account_id = container.printer_cache.load(
+        container.read_db, device_key, mac, lambda session, owner: printers.find_by_mac(session, owner, mac))
+    if account_id is None:
+        log.warning("poll with unknown device key mac=%s addr=%s", mac, request.remote_addr)
+        return _error(403, "unknown CloudPRNT URL; copy the URL from printfleet again")
+    if snapshot is None:
         with container.db.session() as session:
             printers.quarantine(session, account_id, "cloudprnt", mac, request.remote_addr,
                                 {"statusCode": str(body.get("statusCode"))[:60]})
         return _json({"jobReady": False})
 
-    container.presence.touch(printer.id, now)
-    _record_status(printer, body, now)
-    return _json(_poll_answer(printer, body, now))
+    container.presence.touch(snapshot.id, now)
+    snapshot = _record_status(snapshot, body, now)
+    return _json(_poll_answer(snapshot, body, now))
 
 
-def _record_status(printer: Printer, body: dict[str, Any], now: datetime) -> None:
+def _record_status(snapshot: PrinterSnapshot, body: dict[str, Any], now: datetime) -> PrinterSnapshot:
+    """Store what changed since the last poll; an idle poll of a healthy printer writes nothing."""
     status = parse_status_code(body.get("statusCode"))
     conditions = code_conditions(status) | asb_conditions(parse_asb(body.get("status")))
     answers = _client_action_answers(body.get("clientAction"))
-    unchanged = (printer.online and set(printer.conditions or []) == conditions
-                 and printer.status_code == str(status) and not answers)
+    unchanged = (snapshot.online and snapshot.conditions == conditions
+                 and snapshot.status_code == str(status) and not answers)
     if unchanged:
-        log.debug("poll printer=%s status=%s", printer.id, status)
-        return
+        log.debug("poll printer=%s status=%s", snapshot.id, status)
+        return snapshot
     container = services()
     with container.db.session() as session:
-        row = session.get(Printer, printer.id, with_for_update=True)
+        row = session.get(Printer, snapshot.id, with_for_update=True)
         assert row is not None
         interval = _poll_interval(answers.get("GetPollInterval")) or row.poll_interval_seconds
         reading = health.HealthReading(online=True, conditions=frozenset(conditions), status_code=str(status),
@@ -147,8 +145,9 @@ def _record_status(printer: Printer, body: dict[str, Any], now: datetime) -> Non
             row.client_info = {**(row.client_info or {}), **answers}
             row.client_info_at = now
             log.info("client info stored printer=%s keys=%s", row.id, ",".join(sorted(answers)))
-        printer.client_info, printer.client_info_at = row.client_info, row.client_info_at
-        printer.online, printer.conditions = row.online, row.conditions
+        fresh = PrinterSnapshot.of(row)
+    container.printer_cache.update(fresh)
+    return fresh
 
 
 def _poll_interval(raw: object) -> int | None:
@@ -173,7 +172,7 @@ def _client_action_answers(raw: object) -> dict[str, Any]:
     return answers
 
 
-def _poll_answer(printer: Printer, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+def _poll_answer(printer: PrinterSnapshot, body: dict[str, Any], now: datetime) -> dict[str, Any]:
     container = services()
     interval = timedelta(seconds=container.settings.client_info_interval_seconds)
     if _ledger().should_ask(printer, interval, now):
@@ -183,12 +182,15 @@ def _poll_answer(printer: Printer, body: dict[str, Any], now: datetime) -> dict[
         return {"jobReady": False, "clientAction": [{"request": name, "options": ""} for name in CLIENT_ACTIONS]}
     if to_bool(body.get("printingInProgress")):
         return {"jobReady": False}
-    if "paper_out" in (printer.conditions or []) or "cover_open" in (printer.conditions or []):
+    if "paper_out" in printer.conditions or "cover_open" in printer.conditions:
+        return {"jobReady": False}
+    if not container.work_index.has_work(printer.id):
         return {"jobReady": False}
 
     with container.read_db.session() as session:
         job = dispatch.next_job(session, printer.id, now)
         if job is None:
+            container.work_index.clear(printer.id)
             return {"jobReady": False}
         job_id, token, state = job.id, job.token, job.state
     if state != "offered":
@@ -290,5 +292,21 @@ def _confirm(device_key: str) -> Response:
 
 @bp.get("/<device_key>/cloudprnt-setting.json")
 def server_setting(device_key: str) -> Response:
-    """Server-setting GET of MQTT-capable printers. 404 tells the printer this server speaks HTTP only."""
-    return _error(404, "CloudPRNT over MQTT is off for this server; the printer keeps polling over HTTP")
+    """Server-setting GET of MQTT-capable printers: the broker and its login when the printer's
+    ``cloudprnt_mqtt`` is ``trigger`` or ``full``; 404 (this server speaks HTTP only) otherwise."""
+    from protocols.mqtt.cloudprnt_mqtt import mqtt_mode, server_setting_document
+
+    container = services()
+    mqtt = container.extras.get("mqtt")
+    mac = _request_mac()
+    if mqtt is None or mac is None:
+        return _error(404, "CloudPRNT over MQTT is off for this server; the printer keeps polling over HTTP")
+    with container.db.session() as session:
+        account = _account(session, device_key)
+        printer = printers.find_by_mac(session, account.id, mac) if account is not None else None
+        if printer is None or mqtt_mode(printer) == "off":
+            return _error(404, "CloudPRNT over MQTT is off for this printer; it keeps polling over HTTP")
+        host = mqtt.public.host or urlsplit(base_url()).hostname or "localhost"
+        body = server_setting_document(session, printer, host, mqtt.public.port)
+        log.info("cloudprnt server setting served printer=%s mode=%s", printer.id, mqtt_mode(printer))
+    return _json(body)
