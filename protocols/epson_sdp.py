@@ -338,6 +338,7 @@ class _Form:
 
 @bp.post("/<device_key>")
 def server_direct_print(device_key: str) -> Response:
+    """Handle one Server Direct Print form post: GetRequest, SetResponse or SetStatus."""
     form = _read_form()
     if isinstance(form, Response):
         return form
