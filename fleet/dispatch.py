@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from fleet.events import queue_event
 from fleet.models import Job, Order, OrderEvent, Printer, utcnow
@@ -51,6 +51,21 @@ def mark_offered(session: Session, job: Job, now: datetime | None = None) -> Non
         log.debug("job offered job=%s printer=%s", job.id, job.printer_id)
 
 
+def offer_next(session: Session, printer_id: int, now: datetime | None = None) -> tuple[int, str] | None:
+    """Find the printer's next job and mark it offered in one transaction; return (job id, token)."""
+    now = now or utcnow()
+    job = next_job(session, printer_id, now)
+    if job is None:
+        return None
+    if job.state == JobState.QUEUED:
+        session.execute(
+            update(Job).where(Job.id == job.id, Job.state == JobState.QUEUED)
+            .values(state=JobState.OFFERED, offered_at=now)
+        )
+        log.debug("job offered job=%s printer=%s", job.id, printer_id)
+    return job.id, job.token
+
+
 @dataclass(frozen=True)
 class Claim:
     job: Job
@@ -73,8 +88,11 @@ def claim_job(session: Session, printer: Printer, token: str, media_type: str | 
         .returning(Job.id)
     ).scalar_one_or_none()
     if claimed is not None:
-        job = session.get(Job, claimed, populate_existing=True)
-        assert job is not None
+        job = session.scalars(
+            select(Job).where(Job.id == claimed).execution_options(populate_existing=True)
+            .options(joinedload(Job.printer).joinedload(Printer.account),
+                     joinedload(Job.order).joinedload(Order.printer).joinedload(Printer.account))
+        ).unique().one()
         _on_first_fetch(session, job, now)
         return Claim(job, True)
 

@@ -187,17 +187,12 @@ def _poll_answer(printer: PrinterSnapshot, body: dict[str, Any], now: datetime) 
     if not container.work_index.has_work(printer.id):
         return {"jobReady": False}
 
-    with container.read_db.session() as session:
-        job = dispatch.next_job(session, printer.id, now)
-        if job is None:
-            container.work_index.clear(printer.id)
-            return {"jobReady": False}
-        job_id, token, state = job.id, job.token, job.state
-    if state != "offered":
-        with container.db.session() as session:
-            row = session.get(Job, job_id)
-            if row is not None:
-                dispatch.mark_offered(session, row, now)
+    with container.db.session() as session:
+        offered = dispatch.offer_next(session, printer.id, now)
+    if offered is None:
+        container.work_index.clear(printer.id)
+        return {"jobReady": False}
+    _, token = offered
     return {"jobReady": True, "mediaTypes": offered_media_types(printer), "jobToken": token, "deleteMethod": "DELETE"}
 
 

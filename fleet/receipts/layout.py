@@ -9,6 +9,7 @@ keeps the text, ESC/POS, PNG and ePOS-Print renderings of one document in step.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from fleet.receipts.document import Align, Columns
@@ -17,8 +18,11 @@ from fleet.receipts.document import Align, Columns
 _MIN_GAP = 1
 
 
+@functools.lru_cache(maxsize=4096)
 def char_width(char: str) -> int:
     """Return the number of columns ``char`` takes on a receipt printer (0, 1 or 2)."""
+    if char.isascii():
+        return 1
     if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me"):
         return 0
     if unicodedata.east_asian_width(char) in ("W", "F"):
@@ -28,6 +32,8 @@ def char_width(char: str) -> int:
 
 def text_width(text: str) -> int:
     """Return the display width of ``text`` in columns."""
+    if text.isascii():
+        return len(text)
     return sum(char_width(char) for char in text)
 
 
