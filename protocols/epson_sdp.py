@@ -2,8 +2,8 @@
 
 The printer posts an HTML form to ``/epson/<device key>`` every Interval seconds. The device key
 names the account and the form's ``ID`` the printer. ``ConnectionType=GetRequest`` requests work and
-gets an empty body or a ``PrintRequestInfo`` document with one ``<ePOSPrint>`` block per job;
-sending a job is its fetch, so it is claimed as it is sent and never sent again on its own.
+gets an empty body or a ``PrintRequestInfo`` document with one ``<ePOSPrint>`` block per job.
+Sending a job is its fetch, so it is claimed as it is sent and never sent again on its own.
 ``SetResponse`` carries the print results in ``ResponseFile`` and ``SetStatus`` (Status
 Notification) the ASB status. Every answer is 200 ``text/xml``, even to bad input, because some
 firmware re-posts a request without end after any other status; the one exception is the 401
