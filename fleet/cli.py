@@ -92,6 +92,37 @@ def account_create(ctx: click.Context, name: str) -> None:
     click.echo(f"API key (shown once, store it now): {created.api_key}")
 
 
+@main.group(help="Manage dashboard users.")
+def user() -> None:
+    pass
+
+
+@user.command("create", help="Create a dashboard user of ACCOUNT_ID and print its password once.")
+@click.argument("account_id", type=int)
+@click.argument("email")
+@click.option("--role", type=click.Choice(["operator", "support", "admin"]), default="operator", show_default=True,
+              help="operator: orders; support: printer settings and quarantine; admin: both.")
+@click.pass_context
+def user_create(ctx: click.Context, account_id: int, email: str, role: str) -> None:
+    from fleet.db import Database, upgrade
+    from fleet.errors import FleetError
+    from fleet.users import create_user
+
+    settings = _settings(ctx.obj["config_file"])
+    db = Database(settings.database_url)
+    upgrade(db.engine)
+    try:
+        with db.session() as session:
+            created = create_user(session, account_id, email, role)
+            user_id, login = created.user.id, created.user.email
+    except FleetError as err:
+        raise click.ClickException(err.message) from None
+    finally:
+        db.dispose()
+    click.echo(f"dashboard user {user_id} created: {login} ({role}) in account {account_id}")
+    click.echo(f"password (shown once, store it now): {created.password}")
+
+
 def _register_protocol_commands() -> None:
     try:
         from protocols.snmp.cli import snmp
