@@ -66,6 +66,17 @@ class Settings(BaseModel):
     #: Run the outbox delivery thread in this process.
     outbox_worker_enabled: bool = True
 
+    #: Run MQTT (embedded broker or bridge to ``mqtt_url``) in this process. Unset means on, except
+    #: when ``env`` is ``test``, so tests start a broker only when they ask for one.
+    mqtt_enabled: bool | None = None
+    #: External broker, e.g. ``mqtt://user:password@broker.example.com:1883``. When set, no broker is
+    #: embedded and the server's MQTT client logs in there.
+    mqtt_url: str | None = None
+    #: Address the embedded broker listens on; printers must be able to reach it.
+    mqtt_host: str = "127.0.0.1"
+    #: TCP port of the embedded broker (1884, because a system Mosquitto usually holds 1883).
+    mqtt_port: int = Field(default=1884, ge=1, le=65535)
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -74,6 +85,20 @@ class Settings(BaseModel):
         if value.startswith("postgresql://"):
             return "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("mqtt://", "tcp://")):
+            raise ValueError("use mqtt://[USER:PASSWORD@]HOST[:PORT]")
+        return value
+
+    @property
+    def mqtt_active(self) -> bool:
+        """True when this process runs MQTT: ``mqtt_enabled``, or by default outside tests."""
+        return self.mqtt_enabled if self.mqtt_enabled is not None else self.env != "test"
 
     @field_validator("base_url")
     @classmethod

@@ -1,0 +1,242 @@
+"""The printfleet device protocol end to end: server, broker, ``printfleet-agent`` and the ESC/POS printer simulator."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleet.models import Job, Order, Printer
+from fleet.mqtt_devices import request_settings_push, send_command, settings_twin
+from fleet.mqtt_models import MqttCommand, MqttDevice
+from protocols.agent.main import Agent, AgentConfig
+from protocols.simulators.escpos_network import EscposNetworkPrinter
+from tests.conftest import send_order
+from tests.protocols.mqtt.conftest import WAIT, MqttServer
+from tests.support.servers import wait_until
+
+
+@dataclass
+class Station:
+    """One device-protocol printer: its registration, credentials, the ESC/POS simulator and the agent."""
+
+    printer_id: int
+    device_id: str
+    password: str
+    simulator: EscposNetworkPrinter
+    agent: Agent
+    state_file: Path
+
+    def printed_text(self) -> str:
+        return "\n".join(job.text for job in self.simulator.printed)
+
+
+def _agent(server: MqttServer, device_id: str, password: str, port: int, state_file: Path) -> Agent:
+    config = AgentConfig(device_id=device_id, password=password, mqtt_url=server.mqtt_url, server_url=server.url,
+                         printer_host="127.0.0.1", printer_port=port, state_file=state_file, status_interval=0.3,
+                         fallback_after=3600.0)
+    return Agent(config)
+
+
+def _connected(server: MqttServer, printer_id: int) -> bool:
+    with server.services.db.session() as session:
+        row = session.get(MqttDevice, printer_id)
+        return row is not None and row.connected
+
+
+@pytest.fixture
+def station(mqtt_server: MqttServer, tmp_path: Path) -> Iterator[Station]:
+    printer = mqtt_server.register("device_mqtt", name="Bar printer")
+    credentials = mqtt_server.credentials(printer["id"])
+    simulator = EscposNetworkPrinter()
+    simulator.start()
+    state_file = tmp_path / "agent-state.json"
+    agent = _agent(mqtt_server, credentials.username, credentials.password, simulator.port, state_file)
+    agent.start()
+    item = Station(printer["id"], credentials.username, credentials.password, simulator, agent, state_file)
+    wait_until(lambda: _connected(mqtt_server, item.printer_id), WAIT)
+    yield item
+    item.agent.stop()
+    item.simulator.stop()
+
+
+def _job_states(server: MqttServer, printer_id: int) -> list[str]:
+    with server.services.db.session() as session:
+        return [job.state for job in session.query(Job).filter(Job.printer_id == printer_id).order_by(Job.id)]
+
+
+def _order_status(server: MqttServer, order_id: int) -> str:
+    with server.services.db.session() as session:
+        order = session.get(Order, order_id)
+        assert order is not None
+        return order.status
+
+
+def test_agent_prints_pushed_order(mqtt_server: MqttServer, station: Station) -> None:
+    response = send_order(mqtt_server.client, mqtt_server.url, station.printer_id, external_id="mqtt-agent-1")
+    assert response.status_code == 201, response.text
+    order_id = response.json()["id"]
+
+    assert station.simulator.wait_for(lambda: "Margherita" in station.printed_text(), WAIT)
+    wait_until(lambda: _job_states(mqtt_server, station.printer_id) == ["printed"], WAIT)
+    assert _order_status(mqtt_server, order_id) == "printed"
+    assert "22.00" in station.printed_text()
+    assert len(station.simulator.printed) == 1
+    wait_until(lambda: json.loads(station.state_file.read_text())["jobs"] == {}, WAIT)
+
+
+def test_agent_reports_printer_health(mqtt_server: MqttServer, station: Station) -> None:
+    wait_until(lambda: mqtt_server.printer(station.printer_id).online, WAIT)
+    port = station.simulator.port
+
+    station.simulator.stop()
+    wait_until(lambda: not mqtt_server.printer(station.printer_id).online, WAIT)
+    assert mqtt_server.printer(station.printer_id).conditions == ["unreachable"]
+
+    station.simulator = EscposNetworkPrinter(port=port)
+    station.simulator.start()
+    wait_until(lambda: mqtt_server.printer(station.printer_id).online, WAIT)
+    station.simulator.set_paper("near_end")
+    wait_until(lambda: mqtt_server.printer(station.printer_id).conditions == ["paper_low"], WAIT)
+
+
+def test_agent_survives_broker_restart_mid_job(mqtt_server: MqttServer, station: Station,
+                                                embedded_only: None) -> None:
+    broker = mqtt_server.mqtt.broker
+    assert broker is not None
+    broker.stop()
+    wait_until(lambda: not mqtt_server.mqtt.bridge.connected and not station.agent.connected, WAIT)
+
+    response = send_order(mqtt_server.client, mqtt_server.url, station.printer_id, external_id="mqtt-restart-1")
+    assert response.status_code == 201, response.text
+    broker.start()
+
+    assert station.simulator.wait_for(lambda: "Margherita" in station.printed_text(), WAIT)
+    wait_until(lambda: _job_states(mqtt_server, station.printer_id) == ["printed"], WAIT)
+    # A second push or pull of the same job must not print it again.
+    mqtt_server.mqtt.bridge.submit(lambda: mqtt_server.mqtt.devices.push(station.printer_id, resend_held=True))
+    assert mqtt_server.mqtt.bridge.drain(WAIT)
+    assert station.agent.connected
+    assert len(station.simulator.printed) == 1
+
+
+def test_agent_never_prints_a_job_twice_after_restart(mqtt_server: MqttServer, station: Station) -> None:
+    response = send_order(mqtt_server.client, mqtt_server.url, station.printer_id, external_id="mqtt-dup-1")
+    assert response.status_code == 201, response.text
+    wait_until(lambda: _job_states(mqtt_server, station.printer_id) == ["printed"], WAIT)
+    with mqtt_server.services.db.session() as session:
+        token = session.query(Job.token).filter(Job.printer_id == station.printer_id).scalar()
+    station.agent.stop()
+
+    # The agent restarts with a job it printed whose result it never got acknowledged.
+    station.state_file.write_text(json.dumps({"jobs": {token: {"status": "printed", "code": "200 printed"}},
+                                              "settings": {}, "settings_version": 0}))
+    station.agent = _agent(mqtt_server, station.device_id, station.password, station.simulator.port,
+                           station.state_file)
+    station.agent.start()
+    wait_until(lambda: json.loads(station.state_file.read_text())["jobs"] == {}, WAIT)
+    assert len(station.simulator.printed) == 1
+    assert _job_states(mqtt_server, station.printer_id) == ["printed"]
+
+
+def test_agent_applies_desired_settings(mqtt_server: MqttServer, station: Station) -> None:
+    with mqtt_server.services.db.session() as session:
+        printer = session.get(Printer, station.printer_id)
+        assert printer is not None
+        twin = settings_twin(session, station.printer_id)
+        twin.desired = {"buzzer": True, "density": 3}
+        twin.desired_version = 4
+        request_settings_push(session, printer)
+
+    def reported() -> bool:
+        with mqtt_server.services.db.session() as session:
+            twin = settings_twin(session, station.printer_id)
+            return twin.reported_version == 4 and twin.reported == {"buzzer": True, "density": 3}
+
+    wait_until(reported, WAIT)
+    assert station.agent.state.settings == {"buzzer": True, "density": 3}
+
+
+def test_agent_acknowledges_command(mqtt_server: MqttServer, station: Station) -> None:
+    with mqtt_server.services.db.session() as session:
+        printer = session.get(Printer, station.printer_id)
+        assert printer is not None
+        command_id = send_command(session, printer, "test_print").command_id
+
+    def state() -> str:
+        with mqtt_server.services.db.session() as session:
+            return session.query(MqttCommand.state).filter(MqttCommand.command_id == command_id).scalar()
+
+    wait_until(lambda: state() == "done", WAIT)
+    assert station.simulator.wait_for(lambda: "printfleet test print" in station.printed_text(), WAIT)
+
+
+def test_device_cannot_use_other_device_topics(mqtt_server: MqttServer, embedded_only: None) -> None:
+    first = mqtt_server.register("device_mqtt", name="First")
+    second = mqtt_server.register("device_mqtt", name="Second")
+    first_login = mqtt_server.credentials(first["id"])
+    second_login = mqtt_server.credentials(second["id"])
+    before = mqtt_server.printer(second["id"])
+
+    intruder = mqtt_server.device_client(first_login.username, first_login.password, first_login.username)
+    assert intruder.wait_connected() == 0
+    other = f"printfleet/v1/devices/{second_login.username}"
+    assert intruder.subscribe(f"{other}/jobs/new") == 128
+    assert intruder.subscribe("printfleet/v1/devices/+/jobs/new") == 128
+    assert intruder.subscribe(f"printfleet/v1/devices/{first_login.username}/jobs/new") == 1
+
+    intruder.publish(f"{other}/health", {"v": 1, "online": True, "conditions": ["paper_out"]})
+    # A message on its own topic, handled after the refused one would have been, marks the end.
+    intruder.publish(f"printfleet/v1/devices/{first_login.username}/health", {"v": 1, "online": True})
+    wait_until(lambda: mqtt_server.printer(first["id"]).online, WAIT)
+    assert mqtt_server.mqtt.bridge.drain(WAIT)
+    after = mqtt_server.printer(second["id"])
+    assert after.online == before.online
+    assert after.conditions == before.conditions
+
+
+def test_broker_rejects_wrong_and_anonymous_logins(mqtt_server: MqttServer, embedded_only: None) -> None:
+    printer = mqtt_server.register("device_mqtt", name="Login check")
+    login = mqtt_server.credentials(printer["id"])
+    wrong = mqtt_server.device_client(login.username, "not-the-password")
+    anonymous = mqtt_server.device_client(None, None)
+    assert wrong.wait_connected() != 0
+    assert anonymous.wait_connected() != 0
+
+
+BAD_PAYLOADS: list[Any] = [
+    pytest.param(b"{not json", "not JSON", id="malformed"),
+    pytest.param(json.dumps({"v": 1, "online": True, "detail": {"pad": "x" * 70_000}}).encode(), "limit",
+                 id="oversized"),
+    pytest.param(json.dumps({"v": 2, "online": False}).encode(), "unknown protocol version", id="unknown-version"),
+    pytest.param(json.dumps({"v": 1, "online": "yes"}).encode(), "online", id="invalid-field"),
+]
+
+
+@pytest.mark.parametrize(("payload", "reason"), BAD_PAYLOADS)
+def test_device_payload_rejected(mqtt_server: MqttServer, caplog: pytest.LogCaptureFixture, payload: bytes,
+                                 reason: str) -> None:
+    printer = mqtt_server.register("device_mqtt", name="Payload check")
+    login = mqtt_server.credentials(printer["id"])
+    device = mqtt_server.device_client(login.username, login.password, login.username)
+    assert device.wait_connected() == 0
+    topic = f"printfleet/v1/devices/{login.username}/health"
+    before = mqtt_server.printer(printer["id"])
+    caplog.set_level(logging.WARNING, logger="protocols.mqtt.payloads")
+
+    device.publish(topic, payload)
+
+    def rejection() -> bool:
+        return any(record.levelno == logging.WARNING and login.username in record.getMessage()
+                   and topic in record.getMessage() and reason in record.getMessage() for record in caplog.records)
+
+    wait_until(rejection, WAIT)
+    after = mqtt_server.printer(printer["id"])
+    assert after.online == before.online
+    assert after.conditions == before.conditions
+    assert after.health_detail == before.health_detail
