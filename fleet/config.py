@@ -66,6 +66,11 @@ class Settings(BaseModel):
     #: Run the outbox delivery thread in this process.
     outbox_worker_enabled: bool = True
 
+    #: Minutes without a request after which a dashboard login expires.
+    dashboard_session_idle_minutes: int = Field(default=480, ge=5, le=30 * 24 * 60)
+    #: Socket.IO message queue shared by several processes, e.g. ``redis://localhost:6379/0``.
+    socketio_message_queue: str | None = None
+
     #: Run MQTT (embedded broker or bridge to ``mqtt_url``) in this process. Unset means on, except
     #: when ``env`` is ``test``, so tests start a broker only when they ask for one.
     mqtt_enabled: bool | None = None
