@@ -26,6 +26,7 @@ from fleet.accounts import create_account
 from fleet.app import create_app, shutdown
 from fleet.config import ConfigError, load_settings
 from fleet.server import ServerThread
+from fleet.users import create_user
 from fleet.web import EXTENSION_KEY
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ CUSTOMERS = [("Zoë Müller", "zoe@example.org"), ("François Lefèvre", "franco
              ("Ana Núñez", "ana@example.org"), ("Søren Kierkegård", "soren@example.org")]
 REJECT_REASONS = ["Too busy right now", "Out of ingredients", "Outside the delivery area"]
 FINAL = {"accepted", "rejected", "cancelled", "expired", "failed"}
+#: Dashboard login of the demo; its random password is printed at start.
+DEMO_OPERATOR = "operator@demo.example"
 
 
 @dataclass
@@ -160,6 +163,7 @@ def run_demo(host: str, port: int, database_url: str | None, order_count: int, e
     container = app.extensions[EXTENSION_KEY]
     with container.db.session() as session:
         created = create_account(session, "Demo Bistro")
+        operator = create_user(session, created.account.id, DEMO_OPERATOR, "admin")
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {created.api_key}"
 
@@ -183,6 +187,7 @@ def run_demo(host: str, port: int, database_url: str | None, order_count: int, e
     threading.Thread(target=staff.run, daemon=True, name="demo-staff").start()
 
     print(f"printfleet demo running at {base}/")
+    print(f"  Dashboard:       {base}/dashboard/ (log in as {DEMO_OPERATOR}, password {operator.password})")
     print(f"  API docs:        {base}/api/v1/docs")
     print(f"  Transactions:    curl -H 'Authorization: Bearer {created.api_key}' {base}/api/v1/orders")
     print(f"  Printers:        {base}/api/v1/printers (same header)")
