@@ -1,0 +1,75 @@
+"""Fixtures of the dashboard tests: one running server per module, shops with dashboard users, logins."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from fleet.app import shutdown
+from fleet.users import create_user
+from tests.conftest import Running, _backends, _postgres_database, start_instance
+
+PASSWORD = "correct horse battery staple"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Shop:
+    """An account with an API client and one dashboard user."""
+
+    account_id: int
+    api: requests.Session
+    email: str
+    password: str = PASSWORD
+
+
+@pytest.fixture(scope="module", params=_backends())
+def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One server per module on SQLite, and on PostgreSQL too when configured."""
+    drop = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'printfleet.db'}"
+    else:
+        url, drop = _postgres_database()
+    instance = start_instance(url, default_poll_interval_seconds=1)
+    try:
+        yield instance
+    finally:
+        instance.server.stop()
+        shutdown(instance.app)
+        if drop is not None:
+            drop()
+
+
+def new_shop(instance: Running, name: str, email: str, role: str = "admin") -> Shop:
+    account_id, api = instance.new_account(name)
+    with instance.services.db.session() as session:
+        create_user(session, account_id, email, role, PASSWORD)
+    return Shop(account_id, api, email)
+
+
+def csrf_token(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match is not None, "page has no CSRF token field"
+    return match.group(1)
+
+
+def login(base: str, email: str, password: str = PASSWORD) -> requests.Session:
+    """Log in through the form; return the browser-like session holding the cookie."""
+    client = requests.Session()
+    page = client.get(f"{base}/dashboard/login", timeout=10)
+    response = client.post(f"{base}/dashboard/login", data={"email": email, "password": password,
+                                                            "csrf_token": csrf_token(page.text)},
+                           timeout=10, allow_redirects=False)
+    assert response.status_code == 302, response.text[:500]
+    return client
+
+
+def page_token(client: requests.Session, base: str) -> str:
+    return csrf_token(client.get(f"{base}/dashboard/", timeout=10).text)
