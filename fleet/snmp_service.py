@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from firmware_profiles.loader import Profile, load_profiles
 from fleet.errors import FleetError, InvalidInput, NotFound
-from fleet.events import queue_event
+from fleet.events import PENDING_KEY, queue_event
 from fleet.health import HealthReading, apply_reading
 from fleet.models import HealthEvent, Printer, utcnow
 from fleet.snmp_models import PrinterSnmp
-from firmware_profiles.loader import Profile, load_profiles
 
 if TYPE_CHECKING:
     from fleet.services import Services
@@ -239,11 +239,15 @@ def apply_poll_results(session: Session, results: list[tuple[int, SnmpObservatio
         row = session.get(PrinterSnmp, printer_id)
         if printer is None or row is None or printer.deleted_at is not None:
             continue
+        # Bus events queued inside a savepoint that rolls back must not be published or alerted.
+        pending = session.info.setdefault(PENDING_KEY, [])
+        mark = len(pending)
         try:
             with session.begin_nested():
                 apply_observation(session, printer, row, observation, now)
             applied += 1
         except Exception:
+            del pending[mark:]
             log.exception("snmp poll result not stored printer=%s", printer_id)
     return applied
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictStr
 from sqlalchemy import select
-from typing_extensions import Annotated
 
 from fleet import operator_alerts, printers, snmp_service
 from fleet.api import api, auth, current_account

@@ -136,6 +136,8 @@ class FleetSnmpBackend:
         results = poller.poll_many_sync(batch)
         return [observe(result.health, config) for result, config in zip(results, configs)]
 
+    # NOTE: nothing calls forget() when a printer is deleted yet, so its poll state stays in
+    # memory until the process restarts.
     def forget(self, printer_id: int) -> None:
         if self._poller is not None:
             self._poller.forget(str(printer_id))

@@ -93,13 +93,12 @@ def test_alerts_need_account_settings(db: Database) -> None:
 def test_alerts_rolled_back_with_transition(db: Database) -> None:
     printer_id = _setup(db)
 
-    with pytest.raises(RuntimeError, match="abort"):
-        with db.session() as session:
-            printer = session.get(Printer, printer_id)
-            assert printer is not None
-            apply_reading(session, printer, HealthReading(online=True, conditions=frozenset({"jam"})))
-            session.flush()
-            raise RuntimeError("abort")
+    with pytest.raises(RuntimeError, match="abort"), db.session() as session:
+        printer = session.get(Printer, printer_id)
+        assert printer is not None
+        apply_reading(session, printer, HealthReading(online=True, conditions=frozenset({"jam"})))
+        session.flush()
+        raise RuntimeError("abort")
 
     assert _messages(db) == []
 
