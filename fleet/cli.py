@@ -72,10 +72,14 @@ def account() -> None:
 
 @account.command("create", help="Create an account and print its API key once.")
 @click.argument("name")
+@click.option("--timezone", default="UTC", show_default=True,
+              help="IANA time zone of the shop (e.g. Europe/Berlin), used for printers' local clock times.")
 @click.pass_context
-def account_create(ctx: click.Context, name: str) -> None:
+def account_create(ctx: click.Context, name: str, timezone: str) -> None:
     from fleet.accounts import create_account
+    from fleet.api.account import check_timezone
     from fleet.db import Database, upgrade
+    from fleet.errors import FleetError
 
     settings = _settings(ctx.obj["config_file"])
     db = Database(settings.database_url)
@@ -83,8 +87,9 @@ def account_create(ctx: click.Context, name: str) -> None:
     try:
         with db.session() as session:
             created = create_account(session, name)
+            created.account.timezone = check_timezone(timezone)
             account_id = created.account.id
-    except ValueError as err:
+    except (ValueError, FleetError) as err:
         raise click.ClickException(str(err)) from None
     finally:
         db.dispose()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 ENV_PREFIX = "PRINTFLEET_"
 
@@ -51,7 +51,8 @@ class Settings(BaseModel):
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_user: str | None = None
-    smtp_password: str | None = None
+    #: Secret: never logged; ``repr`` and API responses show it masked.
+    smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_from: str = "printfleet@localhost"
     #: Delivery attempts per outbox message before it is marked dead.
@@ -60,6 +61,20 @@ class Settings(BaseModel):
     outbox_base_backoff_seconds: float = Field(default=2.0, gt=0)
     outbox_max_backoff_seconds: float = Field(default=600.0, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    #: SMS provider for customer and operator texts: ``twilio`` (or a gateway with its API shape).
+    sms_provider: Literal["twilio"] | None = None
+    #: Gateway base URL; the Twilio API path ``/2010-04-01/Accounts/{sid}/Messages.json`` is appended.
+    sms_base_url: str = "https://api.twilio.com"
+    sms_account_sid: str | None = None
+    #: Secret: never logged; ``repr`` and API responses show it masked.
+    sms_auth_token: SecretStr | None = None
+    #: Sender: an E.164 number or an alphanumeric sender ID.
+    sms_from: str | None = None
+    #: Timeout of one request to a shop (WooCommerce REST, PrinterCo notify_url) or the SMS gateway, in seconds.
+    integration_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Minutes an order waits on an offline printer before operators and customers hear about it.
+    waiting_alert_minutes: int = Field(default=5, ge=1, le=24 * 60)
 
     #: Run the APScheduler jobs (offline sweep, expiry, unconfirmed jobs) in this process.
     scheduler_enabled: bool = True
@@ -153,6 +168,15 @@ def _describe(error: Mapping[str, Any], source: Mapping[str, str]) -> str:
     return f"{origin}: {ENV_PREFIX}{key.upper()}={error.get('input')!r} is invalid ({allowed})"
 
 
+def _check_sms(settings: Settings) -> None:
+    if settings.sms_provider is None:
+        return
+    missing = [name for name in ("sms_account_sid", "sms_auth_token", "sms_from") if not getattr(settings, name)]
+    if missing:
+        names = ", ".join(ENV_PREFIX + name.upper() for name in missing)
+        raise ConfigError(f"PRINTFLEET_SMS_PROVIDER={settings.sms_provider} needs {names}; set them or unset the provider.")
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     config_file: str | Path | None = None,
@@ -185,6 +209,7 @@ def load_settings(
         lines = [_describe(error, source) for error in err.errors()]
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None
 
+    _check_sms(settings)
     if settings.env == "production" and not settings.secret_key:
         raise ConfigError(
             "PRINTFLEET_SECRET_KEY is missing; production refuses to start without it. "

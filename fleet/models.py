@@ -51,6 +51,8 @@ class Account(Base):
     #: HMAC-SHA256 key signing this account's webhooks.
     webhook_secret: Mapped[str] = mapped_column(String(128))
     locale: Mapped[str] = mapped_column(String(16), default="en")
+    #: IANA time zone of the shop, e.g. ``Europe/Berlin``: printers that speak local clock times use it.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -89,6 +89,7 @@ def create_order(
     ``external_id``. Raises IdempotencyMismatch when the key comes back with a different body.
     """
     now = now or utcnow()
+    data = _without_control_characters(data)
     fingerprint = data.fingerprint()
     existing = _find_existing(session, account.id, idempotency_key, data.external_id)
     if existing is not None:
@@ -122,6 +123,28 @@ def create_order(
     queue_event(session, "order.pending", account.id, order_id=order.id, printer_id=printer.id)
     log.info("order created order=%s account=%s printer=%s", order.id, account.id, printer.id)
     return Intake(order, True)
+
+
+#: C0 controls except tab, line feed and carriage return, plus DEL. PostgreSQL cannot store NUL in text,
+#: and none of these belong in an order; printers get text only after the receipt sanitiser anyway.
+_CONTROL = {code: None for code in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.translate(_CONTROL)
+    if isinstance(value, dict):
+        return {key: _strip(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_strip(item) for item in value]
+    return value
+
+
+def _without_control_characters(data: OrderInput) -> OrderInput:
+    """Return ``data`` with control characters removed from every text field, so any intake stores them alike."""
+    items = [OrderItem(_strip(i.name), i.quantity, i.unit_price, _strip(i.notes)) for i in data.items]
+    return replace(data, items=items, customer=_strip(data.customer), external_id=_strip(data.external_id),
+                   notes=_strip(data.notes), order_type=_strip(data.order_type), extra=_strip(data.extra))
 
 
 def _check_total(data: OrderInput) -> None:

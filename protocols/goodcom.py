@@ -9,9 +9,9 @@ Accepted|Rejected&m=<message or reason>&dt=<HH:MM>&u=&p=`` is staff's decision o
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
@@ -107,22 +107,34 @@ def order_poll() -> Response:
         if claim is None or claim.job.order is None:
             log.debug("goodcom poll printer=%s nothing pending", printer.id)
             return _text("")
-        body = encode_order(claim.job.order, account.goodcom_code)
+        body = encode_order(claim.job.order, account.goodcom_code, _zone(account))
         log.info("goodcom order sent printer=%s job=%s order=%s", printer.id, claim.job.id, claim.job.order_id)
     return _text(body)
 
 
-def _parse_eta(raw: str, now: datetime) -> datetime | None:
-    """Turn ``dt`` (``HH:MM`` or ``HH:MM:SS``, the printer's local clock) into a time after ``now``."""
+def _zone(account: Account) -> ZoneInfo:
+    try:
+        return ZoneInfo(account.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("account time zone unknown account=%s zone=%s; using UTC", account.id, account.timezone)
+        return ZoneInfo("UTC")
+
+
+def _parse_eta(raw: str, now: datetime, zone: ZoneInfo | None = None) -> datetime | None:
+    """Turn ``dt`` (``HH:MM`` or ``HH:MM:SS`` on the printer's clock, which runs in the shop's time zone)
+    into the next such moment after ``now``, in UTC."""
     parts = raw.strip().split(":")
     if len(parts) < 2:
         return None
+    local_now = now.astimezone(zone or ZoneInfo("UTC"))
     try:
         hour, minute = int(parts[0]), int(parts[1])
-        candidate = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     except ValueError:
         return None
-    return candidate if candidate >= now - timedelta(minutes=5) else candidate + timedelta(days=1)
+    if candidate < local_now - timedelta(minutes=5):
+        candidate = candidate + timedelta(days=1)
+    return candidate.astimezone(UTC)
 
 
 @bp.get("/callback")
@@ -146,7 +158,7 @@ def callback() -> Response:
                 dispatch.confirm_job(session, printer, job.token, True, "printed", now=now)
         try:
             if decision == "accepted":
-                eta = _parse_eta(request.args.get("dt", ""), now)
+                eta = _parse_eta(request.args.get("dt", ""), now, _zone(account))
                 orders.accept_order(session, order, "printer", eta_time=eta, now=now)
             elif decision == "rejected":
                 orders.reject_order(session, order, "printer", reason or "Rejected on the printer", now=now)

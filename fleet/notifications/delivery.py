@@ -4,6 +4,11 @@ A lease (``state='sending'`` with ``lease_until``) is taken with one UPDATE … 
 workers never send the same message at once; a worker that dies mid-send leaves a lease that expires
 and the message is taken again. A message is marked ``sent`` only after the receiver took it, so
 delivery is at least once; the ``X-Printfleet-Delivery`` id lets receivers drop the rare duplicate.
+
+Each message goes through the :class:`~fleet.notifications.base.Channel` named in
+``outbox.channel``. A failure is retried after ``base × 2^(attempt-1)`` seconds (capped) until
+``outbox_max_attempts``; a permanent failure (an invalid phone number, an unknown shop order) is
+marked ``dead`` at once.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from sqlalchemy.orm import Session
 from fleet.config import Settings
 from fleet.db import Database
 from fleet.models import Account, OutboxMessage, utcnow
-from fleet.notifications.email import render_order_email, send_email
-from fleet.notifications.webhook import DeliveryFailed, send_webhook
-from fleet.operator_alerts import render_alert_email
+from fleet.notifications.base import Channel, DeliveryFailed, OutboundMessage
+from fleet.notifications.channels import build_channels
+from fleet.notifications.masking import mask_recipient
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,12 @@ def lease_due(session: Session, now: datetime, limit: int = 20) -> list[int]:
 class OutboxWorker:
     """Delivers outbox messages in a background thread; ``wake()`` after a commit skips the wait."""
 
-    def __init__(self, db: Database, settings: Settings, poll_seconds: float = 1.0) -> None:
+    def __init__(self, db: Database, settings: Settings, poll_seconds: float = 1.0,
+                 channels: dict[str, Channel] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.poll_seconds = poll_seconds
+        self.channels = channels if channels is not None else build_channels(db, settings)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,7 +72,7 @@ class OutboxWorker:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
         self._thread.start()
-        log.info("outbox worker started")
+        log.info("outbox worker started channels=%s", ",".join(sorted(self.channels)))
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -96,59 +103,63 @@ class OutboxWorker:
             self._deliver(message_id)
         return len(ids)
 
-    def _deliver(self, message_id: int) -> None:
+    def _load(self, message_id: int) -> OutboundMessage | None:
         with self.db.session() as session:
-            message = session.get(OutboxMessage, message_id)
-            if message is None or message.state != "sending":
-                return
-            account = session.get(Account, message.account_id) if message.account_id else None
-            channel, recipient, payload, event = message.channel, message.recipient, dict(message.payload), message.event
-            secret = account.webhook_secret if account else ""
-        error: str | None = None
-        try:
-            self._send(channel, recipient, payload, event, secret, message_id)
-        except DeliveryFailed as err:
-            error = str(err)
-        with self.db.session() as session:
-            message = session.get(OutboxMessage, message_id)
-            assert message is not None
-            message.attempts += 1
-            message.lease_until = None
-            if error is None:
-                message.state = "sent"
-                message.sent_at = utcnow()
-                message.last_error = None
-                log.info("notification sent message=%s order=%s channel=%s event=%s", message.id, message.order_id,
-                         channel, event)
-                return
-            message.last_error = error
-            if message.attempts >= self.settings.outbox_max_attempts:
-                message.state = "dead"
-                log.error("notification dead message=%s order=%s channel=%s after %s attempts: %s", message.id,
-                          message.order_id, channel, message.attempts, error)
-                return
-            message.state = "pending"
-            message.next_attempt_at = utcnow() + backoff(message.attempts, self.settings)
-            log.warning("notification failed message=%s order=%s channel=%s attempt=%s retry_at=%s: %s", message.id,
-                        message.order_id, channel, message.attempts, message.next_attempt_at.isoformat(), error)
+            row = session.get(OutboxMessage, message_id)
+            if row is None or row.state != "sending":
+                return None
+            account = session.get(Account, row.account_id) if row.account_id else None
+            return OutboundMessage(
+                id=row.id, account_id=row.account_id, order_id=row.order_id, channel=row.channel, event=row.event,
+                recipient=row.recipient, payload=dict(row.payload), webhook_secret=account.webhook_secret if account else "",
+            )
 
-    def _send(self, channel: str, recipient: str, payload: dict[str, object], event: str, secret: str,
-              message_id: int) -> None:
-        settings = self.settings
-        if channel == "webhook":
-            send_webhook(recipient, payload, secret, f"msg-{message_id}", event, settings.webhook_timeout_seconds)
+    def _deliver(self, message_id: int) -> None:
+        message = self._load(message_id)
+        if message is None:
             return
-        if channel == "email":
-            if not settings.smtp_host:
-                raise DeliveryFailed("no SMTP server configured; set PRINTFLEET_SMTP_HOST")
-            # Operator alerts (event names starting with printer.) have their own template.
-            render = render_alert_email if event.startswith("printer.") else render_order_email
-            subject, text, html = render(payload)
-            send_email(settings.smtp_host, settings.smtp_port, settings.smtp_from, recipient, subject, text, html,
-                       user=settings.smtp_user, password=settings.smtp_password, starttls=settings.smtp_starttls,
-                       message_id=f"<outbox-{message_id}@printfleet>")
-            return
-        raise DeliveryFailed(f"unknown channel {channel!r}")
+        error: DeliveryFailed | None = None
+        try:
+            self._send(message)
+        except DeliveryFailed as err:
+            error = err
+        except Exception as err:
+            # A template or programming error must not kill the worker; the message is retried.
+            log.exception("notification crashed message=%s order=%s channel=%s", message.id, message.order_id,
+                          message.channel)
+            error = DeliveryFailed(f"internal error: {type(err).__name__}")
+        self._record(message, error)
+
+    def _send(self, message: OutboundMessage) -> None:
+        channel = self.channels.get(message.channel)
+        if channel is None:
+            raise DeliveryFailed(f"unknown channel {message.channel!r}", permanent=True)
+        channel.send(message)
+
+    def _record(self, message: OutboundMessage, error: DeliveryFailed | None) -> None:
+        masked = mask_recipient(message.channel, message.recipient)
+        with self.db.session() as session:
+            row = session.get(OutboxMessage, message.id)
+            assert row is not None
+            row.attempts += 1
+            row.lease_until = None
+            if error is None:
+                row.state = "sent"
+                row.sent_at = utcnow()
+                row.last_error = None
+                log.info("notification sent message=%s order=%s channel=%s event=%s to=%s", row.id, row.order_id,
+                         message.channel, message.event, masked)
+                return
+            row.last_error = str(error)
+            if error.permanent or row.attempts >= self.settings.outbox_max_attempts:
+                row.state = "dead"
+                log.error("notification dead message=%s order=%s channel=%s to=%s after %s attempts: %s", row.id,
+                          row.order_id, message.channel, masked, row.attempts, error)
+                return
+            row.state = "pending"
+            row.next_attempt_at = utcnow() + backoff(row.attempts, self.settings)
+            log.warning("notification failed message=%s order=%s channel=%s to=%s attempt=%s retry_at=%s: %s", row.id,
+                        row.order_id, message.channel, masked, row.attempts, row.next_attempt_at.isoformat(), error)
 
 
 def pending_count(session: Session) -> int:

@@ -1,4 +1,8 @@
-"""Customer emails over SMTP, rendered from Jinja templates with gettext for localization."""
+"""Email over SMTP with a text and an HTML part.
+
+Customer messages are rendered by :mod:`fleet.notifications.render`; ``render_order_email`` is
+kept for callers of the earlier single-template interface.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +11,16 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from babel.support import NullTranslations, Translations
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-from fleet.notifications.webhook import DeliveryFailed
+from fleet.notifications.base import DeliveryFailed
+from fleet.notifications.render import render_email, template_for_event
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LOCALES = Path(__file__).resolve().parent / "locales"
 
 
-def _environment(locale: str) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
-    )
-    translations = Translations.load(str(LOCALES), [locale], domain="messages") if LOCALES.exists() else None
-    env.install_gettext_translations(translations or NullTranslations(), newstyle=True)  # type: ignore[attr-defined]
-    return env
-
-
 def render_order_email(context: dict[str, Any]) -> tuple[str, str, str]:
     """Return (subject, text body, HTML body) for an order status email in the context's locale."""
-    env = _environment(str(context.get("locale") or "en"))
-    subject = env.get_template("email/order_subject.txt").render(**context).strip()
-    text = env.get_template("email/order_status.txt").render(**context)
-    html = env.get_template("email/order_status.html").render(**context)
-    return subject, text, html
+    return render_email(template_for_event(f"order.{context.get('status') or 'accepted'}"), context)
 
 
 def send_email(host: str, port: int, sender: str, recipient: str, subject: str, text: str, html: str,
@@ -54,5 +42,10 @@ def send_email(host: str, port: int, sender: str, recipient: str, subject: str, 
             if user and password:
                 client.login(user, password)
             client.send_message(message)
+    except smtplib.SMTPRecipientsRefused as err:
+        codes = sorted({code for code, _ in err.recipients.values()})
+        # 5xx replies are final (unknown mailbox); 4xx ones (greylisting, full mailbox) are worth a retry.
+        raise DeliveryFailed(f"SMTP {host}:{port} refused the recipient with {codes}",
+                             permanent=all(code >= 500 for code in codes)) from err
     except (OSError, smtplib.SMTPException) as err:
         raise DeliveryFailed(f"SMTP {host}:{port} failed: {type(err).__name__}: {err}") from err

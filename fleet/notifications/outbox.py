@@ -7,17 +7,24 @@ between commit and delivery loses nothing, and a rollback sends nothing.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.events import queue_event
+from fleet.integrations.writeback import enqueue_writebacks
 from fleet.models import Account, Order, OutboxMessage
+from fleet.notifications.context import account_settings, order_channels, order_context
+from fleet.notifications.sms import normalize_phone
 
 log = logging.getLogger(__name__)
 
-#: Order statuses the customer hears about by email.
-CUSTOMER_EMAIL_STATUSES = frozenset({"accepted", "rejected", "cancelled", "expired", "failed"})
+#: Order statuses the customer hears about (by email, SMS and on the order page).
+CUSTOMER_STATUSES = frozenset({"accepted", "rejected", "cancelled", "expired", "failed"})
+#: Kept for callers that imported the old name.
+CUSTOMER_EMAIL_STATUSES = CUSTOMER_STATUSES
 
 
 def order_payload(order: Order, event: str) -> dict[str, Any]:
@@ -50,24 +57,60 @@ def enqueue(session: Session, *, channel: str, event: str, recipient: str, paylo
 
 
 def enqueue_order_status(session: Session, order: Order, account: Account) -> None:
-    """Queue the webhook and the customer email for the order's new status."""
+    """Queue the webhook, the customer messages and the shop write-back for the order's new status."""
     event = f"order.{order.status}"
-    if order.notify_url:
+    settings = account_settings(session, account.id)
+    channels = order_channels(session, order, settings)
+    if order.notify_url and "webhook" in channels:
         enqueue(session, channel="webhook", event=event, recipient=order.notify_url,
                 payload=order_payload(order, event), account_id=account.id, order_id=order.id)
 
-    email = (order.customer or {}).get("email")
-    if email and order.status in CUSTOMER_EMAIL_STATUSES:
-        context = {
-            "status": order.status,
-            "order_reference": order.external_id or str(order.id),
-            "customer_name": (order.customer or {}).get("name", ""),
-            "shop_name": account.name,
-            "eta": order.eta_at.isoformat() if order.eta_at else None,
-            "reject_reason": order.reject_reason,
-            "locale": order.locale or account.locale,
-            "public_id": order.public_id,
-        }
-        enqueue(session, channel="email", event=event, recipient=email, payload=context,
+    context = order_context(order, account, settings)
+    if order.status in CUSTOMER_STATUSES:
+        enqueue_customer_messages(session, order, account, event, context, channels)
+    enqueue_writebacks(session, order, account, context)
+    log.debug("notifications queued order=%s event=%s channels=%s", order.id, event, ",".join(channels))
+
+
+def enqueue_customer_messages(session: Session, order: Order, account: Account, event: str, context: dict[str, Any],
+                              channels: list[str]) -> int:
+    """Queue ``event`` for the customer on each chosen channel the order has an address for; return how many."""
+    customer = order.customer or {}
+    settings = account_settings(session, account.id)
+    count = 0
+    if "email" in channels and customer.get("email"):
+        enqueue(session, channel="email", event=event, recipient=customer["email"], payload=context,
                 account_id=account.id, order_id=order.id)
-    log.debug("notifications queued order=%s event=%s", order.id, event)
+        count += 1
+    if "sms" in channels and customer.get("phone"):
+        phone = normalize_phone(customer["phone"], settings.phone_country_code)
+        if phone is None:
+            log.warning("sms skipped order=%s: customer phone is not a valid international number", order.id)
+        else:
+            enqueue(session, channel="sms", event=event, recipient=phone, payload=context,
+                    account_id=account.id, order_id=order.id)
+            count += 1
+    if "onpage" in channels:
+        enqueue(session, channel="onpage", event=event, recipient=order.public_id, payload=context,
+                account_id=account.id, order_id=order.id)
+        count += 1
+    return count
+
+
+def enqueue_delay(session: Session, order: Order, account: Account, eta: datetime | None = None) -> int:
+    """Tell the customer that ``order`` is delayed, with a new estimated time when one is known."""
+    settings = account_settings(session, account.id)
+    context = order_context(order, account, settings, status="delayed")
+    if eta is not None:
+        context["eta"] = eta.isoformat()
+    count = enqueue_customer_messages(session, order, account, "order.delayed", context,
+                                      order_channels(session, order, settings))
+    log.info("delay notice queued order=%s messages=%s", order.id, count)
+    return count
+
+
+def delay_notified(session: Session, order_id: int) -> bool:
+    """True when the customer of ``order_id`` already has a delay notice queued or sent."""
+    found = session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.order_id == order_id, OutboxMessage.event == "order.delayed").limit(1)).first()
+    return found is not None

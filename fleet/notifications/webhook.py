@@ -16,13 +16,13 @@ from typing import Any
 
 import requests
 
+from fleet.notifications.base import DeliveryFailed
+
+__all__ = ["DELIVERY_HEADER", "EVENT_HEADER", "SIGNATURE_HEADER", "DeliveryFailed", "send_webhook", "sign", "verify"]
+
 SIGNATURE_HEADER = "X-Printfleet-Signature"
 DELIVERY_HEADER = "X-Printfleet-Delivery"
 EVENT_HEADER = "X-Printfleet-Event"
-
-
-class DeliveryFailed(Exception):
-    """The receiver did not take the message; the outbox retries it later."""
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:

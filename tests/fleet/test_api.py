@@ -233,3 +233,26 @@ def test_openapi_document_lists_the_contract(instance: Running) -> None:
     assert not any(path.startswith("/cloudprnt") for path in paths)
     assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
     assert requests.get(f"{instance.url}/api/v1/docs", timeout=10).status_code == 200
+
+
+def test_control_characters_stripped_at_intake(instance: Running) -> None:
+    """NUL and other control characters never reach storage (PostgreSQL rejects NUL in text)."""
+    _, client = instance.new_account()
+    printer = _printer(instance, client)
+    response = send_order(client, instance.url, printer["id"], notes="ring\u0000 the\u001b[1m bell\ttwice",
+                          customer={"name": "Zo\u0007ë"})
+    assert response.status_code == 201, response.text
+    stored = client.get(f"{instance.url}/api/v1/orders/{response.json()['id']}").json()
+    assert stored["notes"] == "ring the[1m bell\ttwice"
+    assert stored["customer"]["name"] == "Zoë"
+
+
+def test_account_time_zone_validated(instance: Running) -> None:
+    _, client = instance.new_account()
+    assert client.get(f"{instance.url}/api/v1/account").json()["timezone"] == "UTC"
+    ok = client.patch(f"{instance.url}/api/v1/account", json={"timezone": "Europe/Berlin"})
+    assert ok.status_code == 200
+    assert ok.json()["timezone"] == "Europe/Berlin"
+    bad = client.patch(f"{instance.url}/api/v1/account", json={"timezone": "Mars/Olympus"})
+    assert bad.status_code == 422
+    assert "time zone 'Mars/Olympus' is unknown" in bad.json()["error"]["message"]

@@ -467,3 +467,16 @@ def test_escape_value_keeps_plain_text(text: str) -> None:
 )
 def test_escape_value_examples(value: object, escaped: str) -> None:
     assert escape_value(value) == escaped
+
+
+def test_parse_eta_uses_shop_time_zone() -> None:
+    """A Berlin printer saying 19:30 in winter means 18:30 UTC."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from protocols.goodcom import _parse_eta
+
+    now = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
+    assert _parse_eta("19:30", now, ZoneInfo("Europe/Berlin")) == datetime(2026, 12, 4, 18, 30, tzinfo=UTC)
+    assert _parse_eta("17:00", now, ZoneInfo("Europe/Berlin")) == datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
+    assert _parse_eta("nonsense", now, ZoneInfo("Europe/Berlin")) is None

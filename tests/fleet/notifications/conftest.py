@@ -1,0 +1,54 @@
+"""Module-scoped peers and databases for the notification and integration tests: one server per
+module and backend, one account per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fleet.app import shutdown
+from tests.conftest import Running, _backends, _postgres_database, start_instance
+from tests.fleet.notifications.standins import StandIn, twilio_gateway
+from tests.support.servers import SmtpServer
+
+#: Retries come quickly so tests that take a receiver down finish in seconds.
+FAST_RETRIES = {"outbox_base_backoff_seconds": 0.2, "outbox_max_backoff_seconds": 0.5}
+
+
+@pytest.fixture(scope="module", params=_backends())
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database per test module: SQLite, and PostgreSQL too when configured."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'printfleet.db'}"
+        return
+    url, drop = _postgres_database()
+    try:
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture(scope="module")
+def module_smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def sms_stand_in() -> Iterator[StandIn]:
+    server = twilio_gateway().start()
+    yield server
+    server.stop()
+
+
+def running_instance(database_url: str, **overrides: Any) -> Iterator[Running]:
+    """Start a printfleet server for a module's tests and stop it afterwards."""
+    running = start_instance(database_url, **{**FAST_RETRIES, **overrides})
+    try:
+        yield running
+    finally:
+        running.server.stop()
+        shutdown(running.app)
