@@ -217,7 +217,7 @@ class HealthEvent(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     printer_id: Mapped[int] = mapped_column(ForeignKey("printers.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    #: ``went_offline``, ``came_online``, ``raised`` or ``cleared``.
+    #: ``went_offline``, ``came_online``, ``raised``, ``cleared`` or ``rebooted`` (SNMP uptime went back).
     kind: Mapped[str] = mapped_column(String(16))
     condition: Mapped[str | None] = mapped_column(String(32), default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
