@@ -26,8 +26,6 @@ class NotificationSettings(Base):
     account_id: Mapped[int] = mapped_column(IdType, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     #: Customer channels by default: any of ``email``, ``sms``, ``webhook``, ``onpage``.
     channels: Mapped[list[Any]] = mapped_column(default=lambda: list(DEFAULT_CHANNELS))
-    #: IANA time zone in which estimated times are shown, e.g. ``Europe/Berlin``.
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     #: Country calling code (digits, e.g. ``49``) for customer phone numbers written without one.
     phone_country_code: Mapped[str | None] = mapped_column(String(4), default=None)
     #: Operator phone (E.164) that gets SMS operator alerts.

@@ -25,7 +25,6 @@ class _Strict(BaseModel):
 
 class NotificationSettingsIn(_Strict):
     channels: list[ChannelName] | None = Field(default=None, description="Customer channels used by default")
-    timezone: str | None = Field(default=None, max_length=64, description="IANA zone for estimated times")
     phone_country_code: str | None = Field(default=None, pattern=r"^[1-9]\d{0,2}$",
                                            description="Calling code for numbers written without one, e.g. 49")
     operator_phone: str | None = Field(default=None, max_length=40, description="Gets SMS operator alerts")
@@ -33,7 +32,6 @@ class NotificationSettingsIn(_Strict):
 
 class NotificationSettingsOut(BaseModel):
     channels: list[str]
-    timezone: str
     phone_country_code: str | None
     operator_phone: str | None
     webhook_secret: str | None
@@ -109,7 +107,9 @@ def get_settings() -> dict[str, Any]:
 @api.auth_required(auth)
 @api.input(NotificationSettingsIn, arg_name="body")
 @api.output(NotificationSettingsOut)
-@api.doc(summary="Change the account's default channels, time zone and operator phone", responses=[401, 422])
+@api.doc(summary="Change the account's default channels and operator phone",
+         description="Estimated times are shown in the account's time zone (PATCH /api/v1/account).",
+         responses=[401, 422])
 def put_settings(body: NotificationSettingsIn) -> dict[str, Any]:
     account = current_account()
     container = services()
@@ -169,9 +169,7 @@ def delay_order(order_id: int, body: DelayIn) -> tuple[dict[str, Any], int]:
                      "Locales: en, de, fr (others fall back to English).", responses=[401, 422])
 def preview_template(event: str, query: PreviewQuery) -> dict[str, Any]:
     account = current_account()
-    with services().read_db.session() as session:
-        timezone = account_settings(session, account.id).timezone
-    return preferences.preview(event, query.locale or account.locale, query.channel, account.name, timezone)
+    return preferences.preview(event, query.locale or account.locale, query.channel, account.name, account.timezone)
 
 
 @api.get("/status/<public_id>/notifications")

@@ -17,7 +17,7 @@ def account_settings(session: Session, account_id: int) -> NotificationSettings:
     """Return the account's notification settings; an account that never saved any gets the defaults."""
     row = session.get(NotificationSettings, account_id)
     if row is None:
-        return NotificationSettings(account_id=account_id, channels=list(DEFAULT_CHANNELS), timezone="UTC")
+        return NotificationSettings(account_id=account_id, channels=list(DEFAULT_CHANNELS))
     return row
 
 
@@ -40,6 +40,6 @@ def order_context(order: Order, account: Account, settings: NotificationSettings
         "eta": order.eta_at.isoformat() if order.eta_at else None,
         "reject_reason": order.reject_reason,
         "locale": order.locale or account.locale,
-        "timezone": settings.timezone or "UTC",
+        "timezone": account.timezone or "UTC",
         "public_id": order.public_id,
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,7 +37,6 @@ def settings_view(row: NotificationSettings, webhook_secret: str, config: Settin
     """Describe the account's settings and the service's channel configuration, with every secret masked."""
     return {
         "channels": list(row.channels or []),
-        "timezone": row.timezone,
         "phone_country_code": row.phone_country_code,
         "operator_phone": mask_recipient("sms", row.operator_phone) if row.operator_phone else None,
         "webhook_secret": mask_secret(webhook_secret),
@@ -52,20 +50,13 @@ def settings_view(row: NotificationSettings, webhook_secret: str, config: Settin
 
 
 def update_settings(session: Session, account_id: int, changes: dict[str, Any]) -> NotificationSettings:
-    """Apply ``changes`` (channels, timezone, phone_country_code, operator_phone) to the account's settings."""
+    """Apply ``changes`` (channels, phone_country_code, operator_phone) to the account's settings."""
     row = session.get(NotificationSettings, account_id)
     if row is None:
         row = account_settings(session, account_id)
         session.add(row)
     if "channels" in changes:
         row.channels = check_channels(changes["channels"])
-    if "timezone" in changes:
-        try:
-            ZoneInfo(changes["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput("timezone", f"unknown time zone {changes['timezone']!r}; use an IANA name such as "
-                                           "Europe/Berlin") from None
-        row.timezone = changes["timezone"]
     if "phone_country_code" in changes:
         row.phone_country_code = changes["phone_country_code"]
     if "operator_phone" in changes:

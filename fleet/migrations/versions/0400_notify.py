@@ -26,7 +26,6 @@ def upgrade() -> None:
         "notification_settings",
         sa.Column("account_id", _ID, nullable=False),
         sa.Column("channels", sa.JSON(), nullable=False),
-        sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("phone_country_code", sa.String(length=4), nullable=True),
         sa.Column("operator_phone", sa.String(length=20), nullable=True),
         sa.Column("updated_at", _TIME, nullable=False),

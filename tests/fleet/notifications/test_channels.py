@@ -183,9 +183,3 @@ def test_settings_reject_unknown_channel(running: Running) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["fields"][0]["field"] == "channels.0"
 
-
-def test_settings_reject_unknown_timezone(running: Running) -> None:
-    _, client = running.new_account()
-    response = client.put(f"{running.url}/api/v1/notification-settings", json={"timezone": "Mars/Olympus"}, timeout=10)
-    assert response.status_code == 422
-    assert "unknown time zone 'Mars/Olympus'" in response.json()["error"]["message"]
