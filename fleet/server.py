@@ -10,16 +10,28 @@ import logging
 import threading
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 log = logging.getLogger(__name__)
+
+
+class RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, but a connection a WebSocket ended is closed instead of read as HTTP again.
+
+    simple-websocket raises ConnectionError when a WebSocket session ends; without this the handler
+    would parse the client's late WebSocket frames (the close frame) as a new HTTP request and log
+    "Bad request syntax" errors.
+    """
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        self.close_connection = True
 
 
 class ServerThread:
     """A threaded HTTP server for ``app`` on ``host:port`` (port 0 takes a free one), run in the background."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
         self._server.daemon_threads = True
         self.host = host
         self.port = self._server.server_port
@@ -44,7 +56,7 @@ class ServerThread:
 def run_server(app: Any, host: str, port: int) -> None:
     """Serve ``app`` until interrupted (Ctrl-C or SIGTERM)."""
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
     except OSError as err:
         raise SystemExit(f"cannot listen on {host}:{port}: {err.strerror}; pick another port with --port "
                          "or PRINTFLEET_PORT") from None
