@@ -198,8 +198,11 @@ def _check_apply(where: str, spec: SettingSpec, protocols: tuple[str, ...]) -> N
         if spec.snmp_type not in SNMP_TYPES:
             raise ValueError(f"{where}.snmp_type = {spec.snmp_type!r} is invalid; use one of {', '.join(SNMP_TYPES)}")
     elif spec.apply == "device_shadow":
-        if not isinstance(spec.shadow_key, str) or not _SHADOW_KEY.match(spec.shadow_key):
-            raise ValueError(f"{where}.key = {spec.shadow_key!r} must be a lowercase shadow key such as cutter.mode")
+        # The device shadow carries settings by name (the MQTT bridge publishes the twin's desired
+        # settings as stored), so the key must be the setting's own name.
+        if spec.shadow_key != spec.name or not _SHADOW_KEY.match(spec.shadow_key):
+            raise ValueError(f"{where}.key = {spec.shadow_key!r} is invalid; the device shadow key must equal the "
+                             f"setting name {spec.name!r}")
     elif not isinstance(spec.client_action, str) or not spec.client_action:
         raise ValueError(f"{where}.request is missing; name the CloudPRNT client action, e.g. SetID")
 
