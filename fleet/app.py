@@ -75,6 +75,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
     bus.subscribe("outbox.enqueued", container.outbox.wake)
     operator_alerts.attach(db.sessions)
     _install_snmp(container)
+    from fleet.remote_handlers import install_remote_handlers
+
+    install_remote_handlers(container)
     bus.subscribe("printer.", container.printer_cache.on_event)
     bus.subscribe("job.queued", container.work_index.on_event)
 
@@ -87,6 +90,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
         start_mqtt(container)
     if run_workers and settings.outbox_worker_enabled:
         container.outbox.start()
+    if run_workers:
+        from fleet.bulk import start_runner
+
+        start_runner(container)
     from dashboards import init_dashboards
 
     init_dashboards(app, container, run_workers)
@@ -107,12 +114,14 @@ def _register_blueprints(app: APIFlask) -> None:
     from protocols.device_http import bp as device_http_bp
     from protocols.epson_sdp import bp as epson_bp
     from protocols.goodcom import bp as goodcom_bp
+    from protocols.shop_webhooks import bp as shop_webhooks_bp
 
     app.register_blueprint(api)
     app.register_blueprint(cloudprnt_bp)
     app.register_blueprint(device_http_bp)
     app.register_blueprint(goodcom_bp)
     app.register_blueprint(epson_bp)
+    app.register_blueprint(shop_webhooks_bp)
     _hide_protocols_from_spec(app)
 
 
@@ -151,6 +160,9 @@ def shutdown(app: APIFlask) -> None:
     snmp_backend = container.extras.get("snmp_backend")
     if snmp_backend is not None:
         snmp_backend.close()
+    bulk_runner = container.extras.get("bulk_runner")
+    if bulk_runner is not None:
+        bulk_runner.stop()
     container.outbox.stop()
     from dashboards import stop_dashboards
 
