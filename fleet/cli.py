@@ -137,6 +137,14 @@ def _register_protocol_commands() -> None:
     main.add_command(snmp)
 
 
+def _register_remote_commands() -> None:
+    from fleet.remote_cli import bulk_command, printers_group
+
+    main.add_command(printers_group)
+    main.add_command(bulk_command)
+
+
+_register_remote_commands()
 _register_protocol_commands()
 
 
