@@ -45,7 +45,7 @@ class Credentials:
 
 @dataclass(frozen=True)
 class DeviceIdentity:
-    """Who a broker login belongs to, as the broker's ACL needs it."""
+    """The printer behind a broker login, with the fields the broker's ACL checks."""
 
     username: str
     printer_id: int
@@ -65,9 +65,9 @@ def _new_username(printer: Printer) -> str:
 def cloudprnt_password(printer: Printer) -> str:
     """Derive the CloudPRNT printer's broker password from the account's device key.
 
-    The printer learns it from ``cloudprnt-setting.json``, which anyone holding the account's CloudPRNT
-    URL can fetch, so deriving it from the secret in that URL adds no exposure and lets the setting
-    JSON return the same password every time without storing it in clear text.
+    The printer learns it from ``cloudprnt-setting.json``, which anyone with the account's CloudPRNT URL
+    can fetch. Deriving it from the secret in that URL therefore exposes nothing new. It also lets the
+    setting JSON return the same password every time without storing it in clear text.
     """
     key = printer.account.device_key.encode()
     return hmac.new(key, f"mqtt:{printer.id}".encode(), hashlib.sha256).hexdigest()[:32]
@@ -163,6 +163,13 @@ def settings_twin(session: Session, printer_id: int) -> SettingsTwin:
     return twin
 
 
+def find_settings_twin(session: Session, printer_id: int) -> SettingsTwin | None:
+    """Return the settings twin of ``printer_id``, or None when no settings were ever set for it."""
+    from fleet.remote_models import SettingsTwin
+
+    return session.get(SettingsTwin, printer_id)
+
+
 def settings_delta(twin: SettingsTwin) -> dict[str, Any]:
     """Return the desired settings whose value differs from the reported one."""
     reported = twin.reported or {}
@@ -179,7 +186,7 @@ def request_settings_push(session: Session, printer: Printer) -> None:
 
 def record_reported(session: Session, printer: Printer, settings: dict[str, Any], version: int,
                     now: datetime | None = None) -> SettingsTwin:
-    """Store the settings a device reported with the desired version it says it applied.
+    """Store the settings a device reported with the desired version it reports as applied.
 
     ``reported_version`` only moves to that version when every desired value matches, and each
     desired key's push state becomes ``confirmed`` or stays ``pending``.

@@ -3,7 +3,7 @@
 Devices log in with HTTP Basic auth using their MQTT credentials. The bodies are the device
 protocol's JSON payloads (``v: 1``):
 
-* ``GET  /device/v1/jobs/next``: the oldest job the device holds without a result (a repeatable
+* ``GET  /device/v1/jobs/next``: the oldest fetched job without a result (a repeatable
   fetch), else the next waiting job, claimed; 204 when there is none.
 * ``POST /device/v1/jobs/<job_id>/result``: a ``jobs/result`` payload; returns the job state.
 * ``POST /device/v1/health``: a ``health`` payload.

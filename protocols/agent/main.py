@@ -1,7 +1,7 @@
 """``printfleet-agent``: drives one LAN ESC/POS printer for printfleet over the device protocol.
 
 The agent logs in to the MQTT broker as its device (paho-mqtt 2, persistent session, QoS 1), announces
-itself with a retained birth message and a last will, and asks for its jobs on every connect. Each job
+itself with a retained birth message and a last will, and requests its jobs on every connect. Each job
 is printed once: its id is written to the state file before the first byte goes to the printer, and
 a result stays in the file until the server acknowledges it. When the broker has been unreachable for
 ``--fallback-after`` seconds and ``--server`` is given, the agent fetches jobs and sends results over
@@ -127,7 +127,7 @@ class Agent:
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason_code: Any, _properties: Any) -> None:
         if reason_code.is_failure:
-            log.warning("agent broker login refused device=%s reason=%s", self.config.device_id, reason_code)
+            log.warning("agent broker login rejected device=%s reason=%s", self.config.device_id, reason_code)
             return
         for name in ("jobs/new", "jobs/ack", "commands/request", "settings/delta", "settings/desired"):
             client.subscribe(self._topic(name), qos=1)

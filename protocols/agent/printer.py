@@ -24,7 +24,7 @@ class PrinterUnreachable(Exception):
 
 
 class PrintInterrupted(Exception):
-    """The connection broke while job bytes were being sent; the paper may or may not have come out."""
+    """The connection broke while job bytes were being sent, so whether the job printed is unknown."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class PrinterStatus:
 
 
 def _network(host: str, port: int, timeout: float):  # type: ignore[no-untyped-def]
-    # python-escpos writes a capabilities pickle into a new temporary folder on every import unless told where.
+    # python-escpos writes a capabilities pickle into a new temporary folder on every import unless this is set.
     os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", os.path.join(tempfile.gettempdir(), "printfleet-escpos"))
     from escpos.exceptions import DeviceNotFoundError
     from escpos.printer import Network
@@ -52,7 +52,7 @@ def _network(host: str, port: int, timeout: float):  # type: ignore[no-untyped-d
 
 
 class EscposPrinter:
-    """One printer at ``host:port``."""
+    """Prints to and reads the status of one printer at ``host:port``."""
 
     def __init__(self, host: str, port: int = 9100, timeout: float = 10.0) -> None:
         self.host = host
@@ -96,5 +96,5 @@ class EscposPrinter:
             conditions.add("cover_open")
         if not online and not conditions:
             conditions.add("offline_bit")
-        # The printer answered, so it is reachable (online for the fleet); its problems are conditions.
+        # The printer replied, so it is reachable (online for the fleet) and its problems are conditions.
         return PrinterStatus(True, frozenset(conditions))

@@ -6,7 +6,7 @@ messages, pushes caused by bus events) goes through that queue, so it runs in or
 network thread.
 
 Connection rules (paho 2.2): ``connect_async`` + ``loop_start`` keeps retrying a broker that is down
-and reconnects after a drop; subscriptions are renewed in ``on_connect`` because a new session has
+and reconnects after a drop. Subscriptions are renewed in ``on_connect`` because a new session has
 none. QoS 1 publishes made while disconnected are kept by paho and sent after the reconnect.
 """
 

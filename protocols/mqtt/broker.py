@@ -40,7 +40,7 @@ START_TIMEOUT = 15.0
 
 
 class BrokerStartError(RuntimeError):
-    """The embedded broker could not start; the message says why and what to change."""
+    """The embedded broker could not start. The message names the cause and the setting to change."""
 
 
 LoginCheck = Callable[[str, str], DeviceIdentity | None]
@@ -120,7 +120,7 @@ class DeviceTopicPlugin(BaseTopicPlugin):
             return False
         allowed = directory.allowed(session.username, topic, action)
         if not allowed and action != Action.RECEIVE:
-            log.warning("mqtt topic refused username=%s action=%s topic=%s", session.username, action.value, topic)
+            log.warning("mqtt topic rejected username=%s action=%s topic=%s", session.username, action.value, topic)
         return allowed
 
 

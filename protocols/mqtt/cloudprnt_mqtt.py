@@ -3,8 +3,8 @@
 * ``trigger``: the broker is a doorbell. A new job publishes ``request-post`` and the printer polls
   over HTTP at once; the HTTP state machine (offer, GET claims, DELETE confirms) is unchanged.
 * ``full``: the server publishes ``print-job``. ``text/plain`` jobs travel inline (``jobType: raw``) and
-  are claimed before the publish; other types travel as a URL (``jobType: url``) the printer GETs from
-  the HTTP job endpoint, which claims them. The printer answers with ``print-result``, which
+  are claimed before the publish. Other types travel as a URL (``jobType: url``), and the printer's
+  GET of that URL claims them at the HTTP job endpoint. The printer answers with ``print-result``, which
   confirms the job once; a repeated result changes nothing. ``client-status`` updates health,
   ``client-will`` marks the printer offline.
 
@@ -52,7 +52,7 @@ class CloudPrntMqtt:
         self.services = services
         self.bridge = bridge
         self.public_base_url = public_base_url
-        #: When each MAC was last sent order-client-action, so a printer that never answers is asked once a minute.
+        #: When each MAC was last sent order-client-action, so a printer that never replies gets it once a minute.
         self._asked: dict[str, float] = {}
 
     def attach(self) -> None:
@@ -61,7 +61,7 @@ class CloudPrntMqtt:
     # -- outgoing --------------------------------------------------------------------------------------
 
     def push(self, printer_id: int) -> None:
-        """Tell the printer about its next job in the way its ``cloudprnt_mqtt`` mode asks for."""
+        """Publish the printer's next job as its ``cloudprnt_mqtt`` mode requires (doorbell or print-job)."""
         with self.services.db.session() as session:
             printer = session.get(Printer, printer_id)
             if printer is None or printer.protocol != "cloudprnt" or printer.mac is None:

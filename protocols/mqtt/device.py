@@ -2,8 +2,8 @@
 
 Topics are ``printfleet/v1/devices/{device_id}/{name}`` (see ``docs/mqtt.md`` for the schemas).
 
-Jobs follow the same exactly-once rules as HTTP: a job is claimed (``fetched``) in the database and
-committed before it is published, a result completes it once, and a job without a result becomes
+Jobs follow the same exactly-once rules as HTTP. A job is claimed (``fetched``) in the database and
+committed before it is published, and a result completes it once. A job without a result becomes
 ``unconfirmed`` through the scheduler and is never re-sent on the server's own initiative. A device
 that reconnects publishes ``jobs/pull``; the server answers with its waiting jobs and re-sends the
 fetched jobs it still holds, because the broker may have lost them. That is the repeatable fetch
@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from fleet import dispatch, health
 from fleet.models import Job, Printer
 from fleet.mqtt_devices import (acknowledge_command, device_state, find_device, record_connection, record_reported,
-                                settings_delta, settings_twin)
+                                find_settings_twin, settings_delta)
 from fleet.mqtt_models import MqttCommand, MqttCredential
 from fleet.rendering import ESCPOS, job_document, receipt_profile, render
 from fleet.services import Services
@@ -56,6 +56,9 @@ class DeviceProtocol:
         if parts is None or parts[1] not in DEVICE_MODELS:
             return
         device_id, name = parts
+        if not payload:
+            # An empty retained message clears the device's retained state; there is nothing to apply.
+            return
         message = parse_device_message(DEVICE_MODELS[name], payload, device_id, topic)
         if message is None:
             return
@@ -157,7 +160,9 @@ class DeviceProtocol:
             printer = session.get(Printer, printer_id)
             if printer is None or printer.protocol != "device_mqtt":
                 return
-            twin = settings_twin(session, printer_id)
+            twin = find_settings_twin(session, printer_id)
+            if twin is None:
+                return
             device_id = _device_id(session, printer)
             version = twin.desired_version
             desired = server_message(version=version, settings=dict(twin.desired or {}))
@@ -193,7 +198,7 @@ def job_message(job: Job, base_url: str | None) -> dict[str, Any]:
 def record_result(session: Any, printer: Printer, message: JobResult) -> str:
     """Apply a device's job result once; return the job state to acknowledge (``unknown`` for an unknown job)."""
     if message.status == "unknown":
-        # The device cannot tell whether the paper came out: say so at once, never re-send.
+        # The device cannot tell whether the paper came out, so the job needs a person now and is never re-sent.
         changed = session.execute(
             update(Job).where(Job.token == message.job_id, Job.printer_id == printer.id,
                               Job.state == JobState.FETCHED).values(state=JobState.UNCONFIRMED)
@@ -208,7 +213,7 @@ def record_result(session: Any, printer: Printer, message: JobResult) -> str:
 
 
 def held_or_next_job(session: Any, printer: Printer) -> Job | None:
-    """Return the oldest job the device holds without a result, else claim the next waiting one (HTTP fallback)."""
+    """Return the oldest fetched job without a result, else claim the next waiting one (HTTP fallback)."""
     held = session.scalars(select(Job).where(Job.printer_id == printer.id, Job.state == JobState.FETCHED)
                            .order_by(Job.id)).first()
     if held is not None:

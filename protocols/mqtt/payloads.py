@@ -63,7 +63,7 @@ class CommandAck(DeviceMessage):
 
 
 class JobPull(DeviceMessage):
-    """``jobs/pull``: the device asks for its waiting jobs and for jobs it holds without a result."""
+    """``jobs/pull``: a request for the device's waiting jobs and for its fetched jobs without a result."""
 
 
 class JobResult(DeviceMessage):

@@ -31,7 +31,7 @@ _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 @dataclass(frozen=True)
 class PublicBroker:
-    """Where printers reach the broker, as written into ``cloudprnt-setting.json``."""
+    """Broker address for printers, as written into ``cloudprnt-setting.json``."""
 
     #: None when the embedded broker listens on every address: the caller uses the host printers already reach.
     host: str | None

@@ -19,11 +19,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 import requests
+from sqlalchemy import select
 from paho.mqtt.enums import CallbackAPIVersion
 
 from fleet.app import create_app, shutdown
 from fleet.models import Account, Printer
 from fleet.mqtt_devices import Credentials, issue_credentials
+from fleet.mqtt_models import MqttCredential
 from fleet.server import ServerThread
 from fleet.services import Services
 from fleet.web import EXTENSION_KEY
@@ -149,9 +151,9 @@ class TestClient:
             assert self.condition.wait_for(lambda: len(self.granted) > before, WAIT), "no SUBACK"
             return self.granted[before]
 
-    def publish(self, topic: str, body: dict[str, Any] | bytes) -> None:
+    def publish(self, topic: str, body: dict[str, Any] | bytes, retain: bool = False) -> None:
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.client.publish(topic, payload, qos=1).wait_for_publish(WAIT)
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(WAIT)
 
     def wait_message(self, predicate: Any) -> tuple[str, dict[str, Any]]:
         """Wait for a received JSON message ``predicate(topic, body)`` accepts and return it."""
@@ -207,11 +209,24 @@ def _start(kind: str, folder: Path) -> MqttServer:
 def mqtt_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MqttServer]:
     server = _start(request.param, tmp_path_factory.mktemp(f"mqtt-{request.param}"))
     yield server
+    if server.kind == "external":
+        _clear_retained(server)
     for client in server.clients:
         client.disconnect()
         client.loop_stop()
     server.http.stop()
     shutdown(server.app)
+
+
+def _clear_retained(server: MqttServer) -> None:
+    """Remove the retained birth and desired-settings messages this run left on the shared external broker."""
+    with server.services.db.session() as session:
+        usernames = list(session.scalars(select(MqttCredential.username)))
+    cleaner = server.device_client(None, None)
+    assert cleaner.wait_connected() == 0
+    for username in usernames:
+        for name in ("state", "settings/desired"):
+            cleaner.publish(f"printfleet/v1/devices/{username}/{name}", b"", retain=True)
 
 
 @pytest.fixture

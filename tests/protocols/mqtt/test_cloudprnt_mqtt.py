@@ -97,7 +97,7 @@ def trigger_printer(mqtt_server: MqttServer) -> Iterator[tuple[dict[str, Any], C
     client.on_message_hook = lambda topic, _payload: simulator.poll_now() if topic.endswith("/request-post") else None
     assert client.subscribe(f"star/cloudprnt/to-device/{TRIGGER_MAC}/#") == 1
     simulator.start()
-    # The first poll is answered with client actions and the printer polls again at once; then it idles.
+    # The reply to the first poll carries client actions, so the printer polls again at once and then idles.
     assert simulator.wait_for(lambda: simulator.counters.get("polls", 0) >= 2, WAIT)
     yield printer, simulator, client
     simulator.stop()
