@@ -16,7 +16,7 @@ from fleet.models import Account, Order
 from fleet.orders import get_order_by_public_id
 from fleet.web import services
 
-#: What the customer reads for each order status.
+#: Customer-facing text of each order status.
 STATUS_TEXT = {
     "pending": "Sent to the restaurant",
     "printing": "The restaurant is receiving your order",
@@ -30,7 +30,7 @@ STATUS_TEXT = {
 
 
 def customer_status(order: Order) -> dict[str, Any]:
-    """The fields of ``order`` the customer may see, as sent to the page and over Socket.IO."""
+    """Return the fields of ``order`` the customer may see, as sent to the page and over Socket.IO."""
     return {
         "status": order.status,
         "status_text": STATUS_TEXT.get(order.status, order.status),

@@ -1,8 +1,8 @@
 """Fleet overview queries: filtered, paged printer rows and counts per state, computed in SQL.
 
 The state (``ok``, ``warning``, ``error``, ``offline``) is derived in SQL from ``online`` and the
-JSON text of ``conditions``, with the same rule as :func:`fleet.health.worst_condition`, so a page
-of 50 printers out of 10,000 costs one LIMIT/OFFSET query and one GROUP BY.
+JSON text of ``conditions``, with the same rule as :func:`fleet.health.worst_condition`. A page of
+50 printers out of 10,000 therefore costs one LIMIT/OFFSET query and one GROUP BY.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ LOW_SUPPLY_PERCENT = 15.0
 
 @dataclass(frozen=True)
 class FleetFilter:
-    """What the operator asked to see; every field comes from the query string and is validated here."""
+    """Operator's filter of the fleet page, read from the query string and validated by ``from_args``."""
 
     state: str | None = None
     protocol: str | None = None

@@ -1,8 +1,9 @@
 """Live updates: EventBus events relayed through Flask-SocketIO to rooms the connect handler allows.
 
-Rooms: ``account:<id>`` (every dashboard user of the account; event ``fleet_event``),
-``printer:<id>`` (a printer detail page; ``printer_event``) and ``order:<public id>`` (the customer's
-status page; ``order_status`` with only :func:`dashboards.customer.customer_status` fields).
+Rooms and their events: ``account:<id>`` gets ``fleet_event`` for every dashboard user of the
+account. ``printer:<id>`` gets ``printer_event`` for a printer detail page. ``order:<public id>``
+gets ``order_status`` for the customer's page, with only the fields of
+:func:`dashboards.customer.customer_status`.
 
 A dashboard socket is authenticated by the Flask session cookie sent with the handshake; a customer
 socket by the order's public id in the ``auth`` payload. Each joins only its own rooms. Events are

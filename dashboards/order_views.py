@@ -67,7 +67,7 @@ def order_detail(order_id: int) -> Any:
 @bp.get("/orders/<int:order_id>/receipt.png")
 @login_required()
 def order_receipt(order_id: int) -> Response:
-    """The order's newest job rendered as the PNG raster a CloudPRNT printer would get."""
+    """Render the order's newest job as the PNG raster a CloudPRNT printer would get."""
     viewer = current_viewer()
     with services().read_db.session() as session:
         order = order_service.get_order(session, viewer.account_id, order_id)

@@ -1,7 +1,7 @@
 // Live updates for the dashboards and the customer's order page, over Socket.IO.
 // Data from events is written with textContent only. A changed section is refreshed by fetching
-// its fragment again from the server, which renders it with Jinja autoescaping; the fetched HTML
-// is parsed with DOMParser, which never runs scripts, and swapped in as nodes.
+// its fragment again from the server, which renders it with Jinja autoescaping. The fetched HTML is
+// parsed with DOMParser, which does not run scripts, and its nodes are swapped in.
 (function () {
   "use strict";
 
@@ -154,7 +154,6 @@
     return;
   }
 
-  var connectedBefore = false;
   var socket = mode === "customer" ? io({ auth: { order: body.dataset.order } }) : io();
 
   socket.on("connect", function () {
@@ -162,15 +161,13 @@
     if (mode === "printer") {
       socket.emit("watch_printer", { printer_id: Number(body.dataset.printerId) });
     }
-    if (connectedBefore) {
-      // Catch up on what happened while the socket was down.
-      if (mode === "customer") {
-        fetchCustomerStatus();
-      } else {
-        scheduleRefresh();
-      }
+    // Catch up on what happened while the socket was down, or, on the first connect, between the
+    // page render and joining the rooms.
+    if (mode === "customer") {
+      fetchCustomerStatus();
+    } else {
+      scheduleRefresh();
     }
-    connectedBefore = true;
   });
   socket.on("disconnect", function () {
     setLiveState("reconnecting", "reconnecting…");
