@@ -109,10 +109,10 @@ def set_group_members(session: Session, group: PrinterGroup, printer_ids: list[i
 def _check_owned(session: Session, account_id: int, printer_ids: list[int]) -> None:
     if len(printer_ids) > MAX_SELECTION:
         raise InvalidInput("printer_ids", f"at most {MAX_SELECTION} printers per request; got {len(printer_ids)}")
-    wanted = set(printer_ids)
-    found = set(session.scalars(select(Printer.id).where(Printer.id.in_(wanted), Printer.account_id == account_id,
+    requested = set(printer_ids)
+    found = set(session.scalars(select(Printer.id).where(Printer.id.in_(requested), Printer.account_id == account_id,
                                                          Printer.deleted_at.is_(None))))
-    missing = sorted(wanted - found)
+    missing = sorted(requested - found)
     if missing:
         raise NotFound(f"printers {', '.join(map(str, missing[:20]))} do not exist in this account")
 

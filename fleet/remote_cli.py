@@ -1,7 +1,7 @@
 """Support-staff commands that drive a running printfleet over its REST API: settings, test prints, commands, bulk.
 
 They talk HTTP only, so they work against any instance: ``--api-url`` and ``--api-key`` (or
-``PRINTFLEET_API_URL`` and ``PRINTFLEET_API_KEY``) say which one and as which account.
+``PRINTFLEET_API_URL`` and ``PRINTFLEET_API_KEY``) select the instance and the account.
 """
 
 from __future__ import annotations

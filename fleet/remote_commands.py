@@ -2,7 +2,7 @@
 
 A test print is a job without an order (``kind="test"``): it is dispatched, fetched and confirmed
 like any job by whichever protocol the printer speaks. A command goes to the handler a protocol
-adapter registered in :mod:`fleet.remote` for one of the printer's channels; when none did, the
+adapter registered in :mod:`fleet.remote` for one of the printer's channels. When there is none, the
 command is rejected with 409 and the list of commands the printer does support.
 """
 
@@ -47,7 +47,7 @@ def queue_test_print(session: Session, printer: Printer, actor: Actor, *, bulk_o
         raise NotSupported(f"printer {printer.id} speaks {printer.protocol}, which carries no print jobs; test prints "
                            f"work on {', '.join(sorted(JOB_PROTOCOLS))} printers", printer.protocol, [])
     now = now or utcnow()
-    # The test page is a diagnostic page printed once, whatever the copies setting says.
+    # The test page is a diagnostic page printed once, whatever the copies setting is.
     job = Job(order_id=None, printer_id=printer.id, token=new_job_token(), kind="test", state=JobState.QUEUED,
               copies=1, created_at=now)
     session.add(job)
@@ -113,7 +113,8 @@ def execute_command(services: Services, registry: RemoteRegistry, planned: Plann
             outcome = CommandOutcome("failed", f"{request.command} failed: {err}")
             error = CommandFailed(outcome.message)
 
-    result = "failed" if outcome.state == "failed" else "ok" if outcome.state == "done" else "pending"
+    results = {"failed": "failed", "done": "ok"}
+    result = results.get(outcome.state, "pending")
     with services.db.session() as session:
         audit.finish(session, planned.audit_id, result, {"state": outcome.state, "message": outcome.message,
                                                          **outcome.detail})

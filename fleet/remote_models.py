@@ -89,7 +89,7 @@ class PrinterTag(Base):
 
 
 class PrinterSite(Base):
-    """The site (shop, branch, venue) a printer stands at (1:1 with printers)."""
+    """The site (shop, branch, venue) a printer is at (1:1 with printers)."""
 
     __tablename__ = "printer_sites"
 
@@ -141,7 +141,7 @@ class BulkResult(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which printer, when, with the values before and after and the result."""
+    """One audited remote operation: actor, time, target, values before and after, and result."""
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_account_at", "account_id", "at"), Index("ix_audit_printer_at", "printer_id", "at"))

@@ -141,7 +141,7 @@ class DevicePush:
 
 @dataclass
 class ChangeResult:
-    """What one settings change did, and what is left to push to the printer after commit."""
+    """Outcome of one settings change, with the device pushes left to do after commit."""
 
     printer: PrinterRef
     version: int
@@ -291,8 +291,8 @@ def rollback(
         query = query.where(SettingsVersion.version == to_version)
     target = session.scalars(query.order_by(SettingsVersion.version.desc())).first()
     if target is None:
-        wanted = f"version {to_version}" if to_version is not None else "an earlier applied version"
-        raise InvalidInput("to_version", f"printer {printer.id} has no {wanted} before its current version "
+        requested = f"version {to_version}" if to_version is not None else "an earlier applied version"
+        raise InvalidInput("to_version", f"printer {printer.id} has no {requested} before its current version "
                            f"{twin.desired_version}; GET its settings versions to pick one")
 
     specs = printer_settings(resolve_profile(session, printer).profile, printer)
