@@ -114,12 +114,14 @@ def _register_blueprints(app: APIFlask) -> None:
     from protocols.device_http import bp as device_http_bp
     from protocols.epson_sdp import bp as epson_bp
     from protocols.goodcom import bp as goodcom_bp
+    from protocols.shop_webhooks import bp as shop_webhooks_bp
 
     app.register_blueprint(api)
     app.register_blueprint(cloudprnt_bp)
     app.register_blueprint(device_http_bp)
     app.register_blueprint(goodcom_bp)
     app.register_blueprint(epson_bp)
+    app.register_blueprint(shop_webhooks_bp)
     _hide_protocols_from_spec(app)
 
 

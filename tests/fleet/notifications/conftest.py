@@ -3,6 +3,7 @@ module and backend, one account per test."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,6 +43,11 @@ def sms_stand_in() -> Iterator[StandIn]:
     server = twilio_gateway().start()
     yield server
     server.stop()
+
+
+def unique(prefix: str) -> str:
+    """An order reference no other test run shares, because SMTP and stand-in servers outlive one backend."""
+    return f"{prefix}-{secrets.token_hex(3)}"
 
 
 def running_instance(database_url: str, **overrides: Any) -> Iterator[Running]:

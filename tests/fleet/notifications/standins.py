@@ -28,7 +28,7 @@ class Seen:
     status: int = 0
 
     def form(self) -> dict[str, str]:
-        return {key: values[0] for key, values in parse_qs(self.body.decode()).items()}
+        return {key: values[0] for key, values in parse_qs(self.body.decode(), keep_blank_values=True).items()}
 
     def json(self) -> Any:
         return json.loads(self.body)

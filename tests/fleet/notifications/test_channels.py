@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.conftest import Running, register_printer, send_order
-from tests.fleet.notifications.conftest import running_instance
+from tests.fleet.notifications.conftest import running_instance, unique
 from tests.fleet.notifications.standins import TWILIO_SID, TWILIO_TOKEN, StandIn
 from tests.support.servers import HttpReceiver, SmtpServer, wait_until
 
@@ -112,17 +112,18 @@ def test_sms_skipped_for_number_without_country_code(running: Running, sms_stand
 
 def test_email_has_text_and_html_parts(running: Running, module_smtp: SmtpServer) -> None:
     client, printer_id = _shop(running, ["email"], name="Café <Zoë>")
-    order = send_order(client, running.url, printer_id, external_id="MAIL-1").json()
+    reference = unique("MAIL")
+    order = send_order(client, running.url, printer_id, external_id=reference).json()
     client.post(f"{running.url}/api/v1/orders/{order['id']}/reject", json={"reason": "Out of dough"}, timeout=10)
 
     row = _settled(running, client, order["id"], "email")
-    message = next(m for m in module_smtp.messages if "MAIL-1" in m["Subject"])
+    message = next(m for m in module_smtp.messages if reference in m["Subject"])
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[attr-defined]
     html = message.get_body(preferencelist=("html",)).get_content()  # type: ignore[attr-defined]
-    assert message["Subject"] == "Your order MAIL-1 at Café <Zoë> could not be accepted"
-    assert "Café <Zoë> could not accept your order MAIL-1." in text
+    assert message["Subject"] == f"Your order {reference} at Café <Zoë> could not be accepted"
+    assert f"Café <Zoë> could not accept your order {reference}." in text
     assert "Reason: Out of dough" in text
-    assert "Café &lt;Zoë&gt; could not accept your order MAIL-1." in html
+    assert f"Café &lt;Zoë&gt; could not accept your order {reference}." in html
     assert row["recipient"] == "z***@example.org"
 
 

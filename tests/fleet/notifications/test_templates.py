@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from fleet.notifications.render import (CUSTOMER_EVENTS, LOCALES, SUPPORTED_LOCALES, TEMPLATES, known_templates,
                                         pick_locale, render_email, render_part)
 from tests.conftest import Running, register_printer, send_order
-from tests.fleet.notifications.conftest import running_instance
+from tests.fleet.notifications.conftest import running_instance, unique
 from tests.support.servers import SmtpServer, wait_until
 
 PAYLOAD: dict[str, Any] = {
@@ -116,12 +116,13 @@ def test_email_uses_order_locale(running: Running, module_smtp: SmtpServer) -> N
     response = client.patch(f"{running.url}/api/v1/account", json={"timezone": "Europe/Paris"}, timeout=10)
     assert response.status_code == 200, response.text
     printer = register_printer(client, running.url, name="Four", protocol="cloudprnt", mac="00:11:62:00:20:01")
-    order = send_order(client, running.url, printer["id"], external_id="FR-1", locale="fr-FR").json()
+    reference = unique("FR")
+    order = send_order(client, running.url, printer["id"], external_id=reference, locale="fr-FR").json()
     client.post(f"{running.url}/api/v1/orders/{order['id']}/accept", json={"eta_minutes": 30}, timeout=10)
 
-    message = wait_until(lambda: [m for m in module_smtp.messages if "FR-1" in m["Subject"]])[0]
+    message = wait_until(lambda: [m for m in module_smtp.messages if reference in m["Subject"]])[0]
     text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[attr-defined]
-    assert message["Subject"] == "Votre commande FR-1 chez Boulangerie Zoë est confirmée"
+    assert message["Subject"] == f"Votre commande {reference} chez Boulangerie Zoë est confirmée"
     assert "Bonjour Zoë Müller," in text
     assert "Heure estimée :" in text
     assert f"Suivre votre commande : {order['status_url'].replace(running.url, 'https://print.example.com')}" in text
