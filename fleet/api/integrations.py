@@ -1,4 +1,4 @@
-"""Shop integration endpoints: WooCommerce stores."""
+"""Shop integration endpoints: WooCommerce stores and PrinterCo-style API credentials."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from fleet.api import api, auth, current_account
-from fleet.integrations import woocommerce
+from fleet.integrations import printerco, woocommerce
 from fleet.models import Account
 from fleet.web import base_url, services
 
@@ -48,6 +48,14 @@ class WooShopOut(BaseModel):
     created_at: str | None
 
 
+class CredentialOut(BaseModel):
+    id: int
+    api_key: str
+    api_password: str = Field(description="In clear only in the response that creates it")
+    created_at: str | None
+    revoked_at: str | None
+
+
 @api.post("/integrations/woocommerce/shops")
 @api.auth_required(auth)
 @api.input(WooShopIn, arg_name="body")
@@ -77,3 +85,16 @@ def list_woocommerce_shops() -> list[dict[str, Any]]:
 def get_woocommerce_shop(shop_id: int) -> dict[str, Any]:
     with services().read_db.session() as session:
         return woocommerce.shop_view(woocommerce.get_shop(session, current_account().id, shop_id), base_url())
+
+
+@api.post("/integrations/printerco/credentials")
+@api.auth_required(auth)
+@api.output(CredentialOut, status_code=201)
+@api.doc(summary="Issue an api_key and api_password for PrinterCo-style clients (submitorderext)",
+         description="The password appears only in this response.", responses=[401])
+def create_printerco_credential() -> dict[str, Any]:
+    with services().db.session() as session:
+        owner = session.get(Account, current_account().id)
+        assert owner is not None
+        row, password = printerco.create_credential(session, owner)
+        return printerco.credential_view(row, password)
