@@ -104,6 +104,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
         scheduler.start()
         container.extras["scheduler"] = scheduler
         _schedule_snmp(container, scheduler)
+        from fleet.notifications.waiting import schedule_waiting_check
+
+        schedule_waiting_check(scheduler)
     log.info("printfleet app ready env=%s database=%s", settings.env, db.dialect)
     return app
 
