@@ -127,7 +127,7 @@ class PrinterCoCredential(Base):
 
 
 class IntegrationOrder(Base):
-    """Where an order came from when a shop integration created it, for the write-back (1:1 with orders)."""
+    """The shop order behind an order that a shop integration created, for the write-back (1:1 with orders)."""
 
     __tablename__ = "integration_orders"
     __table_args__ = (Index("ix_integration_orders_shop", "source", "shop_id"),)

@@ -2,7 +2,7 @@
 
 ``POST /integrations/woocommerce/<shop token>`` takes WooCommerce ``order.created`` and
 ``order.updated`` deliveries (and the unsigned ping). ``POST /api/submitorderext`` and
-``POST /submitorderext.php`` take PrinterCo ``submitorderext`` form posts and answer in PrinterCo's
+``POST /submitorderext.php`` take PrinterCo ``submitorderext`` form posts and respond in PrinterCo's
 XML. This module only translates HTTP to calls on :mod:`fleet.integrations`; a failed call rolls
 its transaction back, so a rejected request stores nothing.
 """

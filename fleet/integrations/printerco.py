@@ -1,11 +1,11 @@
-"""PrinterCo-compatible order intake (``submitorderext``) and its XML answers.
+"""PrinterCo-compatible order intake (``submitorderext``) and its XML responses.
 
 Clients post ``application/x-www-form-urlencoded`` fields as PHP's ``http_build_query`` writes them,
 with nested arrays in brackets: ``line_items[0][item]``, ``line_items[0][item_addon][1][name]``.
 Codes follow the Goodcom order schema: ``order_type`` 1 delivery, 2 collection, 3 reservation
 (``EatIn`` also seen); ``payment_status`` 6 paid, 7 not paid; ``isVarified`` 4 verified, 5 not.
 ``%%`` or ``@@`` inside text is a line break; ``delivery_time`` is ``HH:MM DD-MM-YY`` local time.
-The answer is XML: ``<status>OK</status>`` with ``<details><msg>``, or ``<status>FAILED</status>``
+The response is XML: ``<status>OK</status>`` with ``<details><msg>``, or ``<status>FAILED</status>``
 with ``<details><error>``. The decision goes back to ``notify_url`` through the outbox.
 """
 
@@ -76,7 +76,7 @@ def parse_nested_form(fields: dict[str, str]) -> dict[str, Any]:
 
 
 def indexed(value: Any, field: str) -> list[Any]:
-    """The entries of a PHP array sent as ``field[0]``, ``field[1]`` …, in index order."""
+    """Return the entries of a PHP array sent as ``field[0]``, ``field[1]`` …, in index order."""
     if value is None or value == "":
         return []
     if not isinstance(value, dict):
@@ -148,7 +148,7 @@ def _items(form: dict[str, Any]) -> list[orders.OrderItem]:
                                                                  f"{item.get('item_qty')!r} is not a whole number") from None
         if not 1 <= quantity <= 10_000:
             raise InvalidInput(f"line_items[{index}][item_qty]", f"line_items[{index}][item_qty] must be 1 to 10000")
-        # NOTE: item_price is read as the price of one unit; the published field list does not say.
+        # NOTE: item_price is read as the price of one unit, which the published field list leaves open.
         price = _money(item.get("item_price"), f"line_items[{index}][item_price]")
         notes = [line_breaks(item.get("item_description"))] + _addons(item, index)
         name = str(item["item"]).strip()

@@ -3,8 +3,8 @@
 WooCommerce signs each delivery with ``X-WC-Webhook-Signature``: base64 of the HMAC-SHA256 of the
 exact body bytes, keyed with the webhook's secret (WooCommerce ``WC_Webhook::generate_signature``).
 PHP's JSON encoder escapes ``/`` and non-ASCII characters, so the body is verified as received and
-never re-serialised. When a webhook is created WooCommerce sends an unsigned ping whose form body is
-``webhook_id=<id>``; it must get HTTP 200 or the webhook cannot be activated.
+never re-serialised. When a webhook is created, WooCommerce sends an unsigned ping whose form body is
+``webhook_id=<id>``. It must get HTTP 200, or the webhook cannot be activated.
 
 The decision is written back through the outbox (:mod:`fleet.integrations.writeback`).
 """
@@ -17,10 +17,9 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from sqlalchemy import select
@@ -43,9 +42,15 @@ TOPIC_HEADER = "X-WC-Webhook-Topic"
 ORDER_TOPICS = frozenset({"order.created", "order.updated"})
 #: WooCommerce statuses after which a shop no longer wants the order made.
 CANCEL_STATUSES = frozenset({"cancelled", "refunded", "failed", "trash"})
-#: Longest item note kept; longer meta is cut.
+#: Maximum length of an item note; longer meta is cut.
 MAX_NOTE_CHARS = 500
 _CENT = Decimal("0.01")
+
+
+class Headers(Protocol):
+    """Case-insensitive request headers, such as werkzeug's ``Headers``."""
+
+    def get(self, key: str) -> str | None: ...
 
 
 class SignatureInvalid(FleetError):
@@ -77,7 +82,7 @@ def verify_signature(raw_body: bytes, header: str | None, secret: str) -> bool:
     return bool(header) and hmac.compare_digest(signature(raw_body, secret), (header or "").strip())
 
 
-def is_ping(raw_body: bytes, headers: Mapping[str, str]) -> bool:
+def is_ping(raw_body: bytes, headers: Headers) -> bool:
     """True for the unsigned ``webhook_id=<n>`` form post WooCommerce sends when a webhook is saved."""
     if headers.get(SIGNATURE_HEADER):
         return False
@@ -85,13 +90,13 @@ def is_ping(raw_body: bytes, headers: Mapping[str, str]) -> bool:
     return list(fields) == ["webhook_id"] and fields["webhook_id"][0].isdigit()
 
 
-def receive_delivery(session: Session, token: str, headers: Mapping[str, str], raw_body: bytes,
+def receive_delivery(session: Session, token: str, headers: Headers, raw_body: bytes,
                      ttl_minutes: int) -> DeliveryResult:
     """Take one webhook delivery for the shop with ``token``; create, find or cancel its order.
 
     Raises NotFound for an unknown shop, SignatureInvalid for a missing or wrong signature and
-    PayloadInvalid for a body that is not a WooCommerce order; the caller rolls back, so nothing
-    is stored then. A repeated delivery (same delivery id and body) changes nothing.
+    PayloadInvalid for a body that is not a WooCommerce order. The caller then rolls back, so
+    nothing is stored. A repeated delivery (same delivery id and body) changes nothing.
     """
     shop = session.scalars(select(WooCommerceShop).where(WooCommerceShop.token == token)).first()
     if shop is None:
@@ -233,9 +238,13 @@ def _address(block: dict[str, Any]) -> str:
     return ", ".join(part for part in (street, town, _text(block.get("country"))) if part)
 
 
+def _block(document: dict[str, Any], name: str) -> dict[str, Any]:
+    value = document.get(name)
+    return value if isinstance(value, dict) else {}
+
+
 def _customer(document: dict[str, Any]) -> dict[str, Any]:
-    billing = document.get("billing") if isinstance(document.get("billing"), dict) else {}
-    shipping = document.get("shipping") if isinstance(document.get("shipping"), dict) else {}
+    billing, shipping = _block(document, "billing"), _block(document, "shipping")
     name = " ".join(part for part in (_text(billing.get("first_name")), _text(billing.get("last_name"))) if part)
     if not name:
         name = " ".join(part for part in (_text(shipping.get("first_name")), _text(shipping.get("last_name"))) if part)

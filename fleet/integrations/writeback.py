@@ -65,7 +65,7 @@ def _last_source(session: Session, order: Order) -> str | None:
 
 def printerco_callback_form(order: Order, link: IntegrationOrder, timezone: str | None,
                             now: datetime | None = None) -> dict[str, str]:
-    """The fields PrinterCo sends to a ``notify_url`` when staff decide on an order."""
+    """Build the fields PrinterCo sends to a ``notify_url`` when staff decide on an order."""
     detail = link.detail or {}
     form = {
         "printer_id": str(detail.get("printer_id", order.printer_id)),

@@ -121,7 +121,7 @@ def sms_gateway(settings: Settings) -> SmsGateway | None:
 
 
 def build_channels(db: Database, settings: Settings) -> dict[str, Channel]:
-    """Every channel the outbox worker delivers through, by ``outbox.channel`` name."""
+    """Build every channel the outbox worker delivers through, keyed by ``outbox.channel`` name."""
     from fleet.integrations.writeback import PrinterCoCallbackChannel, WooCommerceChannel
 
     channels: list[Channel] = [

@@ -22,7 +22,7 @@ def account_settings(session: Session, account_id: int) -> NotificationSettings:
 
 
 def order_channels(session: Session, order: Order, settings: NotificationSettings) -> list[str]:
-    """The order's own channel choice when it has one, else the account's default."""
+    """Return the order's own channel choice when it has one, else the account's default."""
     prefs = session.get(OrderNotificationPrefs, order.id)
     chosen = prefs.channels if prefs is not None else settings.channels
     return [channel for channel in CUSTOMER_CHANNELS if channel in (chosen or [])]

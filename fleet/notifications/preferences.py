@@ -15,8 +15,15 @@ from fleet.models import Order, OutboxMessage, utcnow
 from fleet.notification_models import NotificationSettings, OnPageNotification, OrderNotificationPrefs
 from fleet.notifications.context import CUSTOMER_CHANNELS, account_settings
 from fleet.notifications.masking import mask_recipient, mask_secret
-from fleet.notifications.render import (CUSTOMER_EVENTS, PARTS, UnknownTemplate, known_templates, pick_locale,
-                                        render_email, render_part)
+from fleet.notifications.render import (
+    CUSTOMER_EVENTS,
+    PARTS,
+    UnknownTemplate,
+    known_templates,
+    pick_locale,
+    render_email,
+    render_part,
+)
 from fleet.notifications.sms import normalize_phone
 
 log = logging.getLogger(__name__)

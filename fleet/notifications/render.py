@@ -1,6 +1,6 @@
 """Rendering of customer and operator messages from Jinja templates, localized with Babel.
 
-One template per event (``templates/messages/<event>.jinja``) holds every part a channel needs:
+One template per event (``templates/messages/<event>.jinja``) contains every part a channel needs:
 ``subject``, ``text`` and ``html`` for email, ``sms``, ``onpage`` and ``note`` (the order note
 written back to a shop). English is the source language; German and French catalogs are the
 ``.po`` files under ``locales/``, compiled into memory with ``babel.messages`` the first time a
@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import logging
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,7 +21,7 @@ from babel.dates import format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from jinja2 import Environment, FileSystemLoader, TemplateNotFound, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def pick_locale(*candidates: str | None) -> str:
     return DEFAULT_LOCALE
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_translations(locale: str) -> NullTranslations:
     """Compile ``locales/<locale>/LC_MESSAGES/messages.po`` into memory; English gets no catalog."""
     source = LOCALES / locale / "LC_MESSAGES" / "messages.po"
@@ -74,9 +74,9 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment(locale: str, html: bool) -> Environment:
-    """One environment per locale and escaping mode, so threads never swap catalogs under each other."""
+    """Return the environment of a locale and escaping mode; one each, so threads never share a catalog switch."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES), autoescape=html, extensions=["jinja2.ext.i18n"],
         trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined,

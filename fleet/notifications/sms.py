@@ -3,7 +3,7 @@
 :class:`SmsGateway` is what the SMS channel needs from a provider: send one text to one E.164
 number. :class:`TwilioGateway` speaks the Twilio Programmable Messaging API (2010-04-01):
 ``POST {base}/2010-04-01/Accounts/{sid}/Messages.json`` with the form fields ``To``, ``From`` and
-``Body`` and HTTP basic auth (account SID, auth token); success is 201 with the message JSON.
+``Body`` and HTTP basic auth (account SID, auth token). Success is 201 with the message JSON.
 The base URL is configurable, so a compatible gateway or a local stand-in can take its place.
 """
 

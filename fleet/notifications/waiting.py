@@ -1,8 +1,8 @@
 """Alerts about orders waiting on an offline printer.
 
 A periodic check finds printers that are offline while orders have waited on them longer than
-``waiting_alert_minutes``. Operators hear about it once per offline spell (a ``waiting_order_alerts``
-row marks the spell and is removed when the printer is back online); each waiting customer gets one
+``waiting_alert_minutes``. Operators hear about it once per offline spell: a ``waiting_order_alerts``
+row marks the spell and is removed when the printer is back online. Each waiting customer gets one
 ``order.delayed`` notice. Operators are reached on the account's operator email and webhook URL
 (``account_alert_settings``, shared with printer health alerts) and its operator phone.
 """
@@ -33,9 +33,10 @@ CHECK_INTERVAL_SECONDS = 30
 
 def check_waiting_orders(session: Session, waiting_minutes: int, now: datetime | None = None) -> int:
     """Alert about orders waiting on offline printers; return how many printers got a new operator alert."""
-    if session.get_bind().dialect.name == "postgresql":
-        if not session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar():
-            return 0
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    lock = text("SELECT pg_try_advisory_xact_lock(:key)")
+    if on_postgresql and not session.execute(lock, {"key": ADVISORY_LOCK_KEY}).scalar():
+        return 0
     now = now or utcnow()
     session.execute(delete(WaitingOrderAlert).where(WaitingOrderAlert.printer_id.in_(
         select(Printer.id).where(Printer.online.is_(True)))))
@@ -70,7 +71,7 @@ def _notify_customers(session: Session, printer: Printer, cutoff: datetime) -> N
 
 
 def operator_recipients(session: Session, account_id: int) -> list[tuple[str, str]]:
-    """The (channel, recipient) pairs an account's operator alerts go to."""
+    """Return the (channel, recipient) pairs that an account's operator alerts go to."""
     recipients: list[tuple[str, str]] = []
     alert_settings = session.get(AccountAlertSettings, account_id)
     if alert_settings is not None and alert_settings.operator_email:

@@ -1,4 +1,4 @@
-"""PrinterCo-compatible intake (submitorderext): form parsing, XML answers, the order it creates, and
+"""PrinterCo-compatible intake (submitorderext): form parsing, XML responses, the order it creates, and
 the notify_url callback with PrinterCo's fields when staff decide."""
 
 from __future__ import annotations

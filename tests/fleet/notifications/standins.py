@@ -80,7 +80,7 @@ class StandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = _handle  # noqa: N815 (http.server hook names)
+            do_GET = do_POST = do_PUT = _handle
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -108,7 +108,7 @@ TWILIO_TOKEN = "twilio-auth-token-0123456789"
 
 
 def twilio_gateway(sid: str = TWILIO_SID, token: str = TWILIO_TOKEN) -> StandIn:
-    """A stand-in for ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with Twilio's checks and answers."""
+    """A stand-in for ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with Twilio's checks and responses."""
     counter = iter(range(1, 1_000_000))
 
     def respond(request: Seen) -> Reply:

@@ -10,8 +10,16 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from fleet.notifications.render import (CUSTOMER_EVENTS, LOCALES, SUPPORTED_LOCALES, TEMPLATES, known_templates,
-                                        pick_locale, render_email, render_part)
+from fleet.notifications.render import (
+    CUSTOMER_EVENTS,
+    LOCALES,
+    SUPPORTED_LOCALES,
+    TEMPLATES,
+    known_templates,
+    pick_locale,
+    render_email,
+    render_part,
+)
 from tests.conftest import Running, register_printer, send_order
 from tests.fleet.notifications.conftest import running_instance, unique
 from tests.support.servers import SmtpServer, wait_until
