@@ -71,9 +71,11 @@ def create_user(session: Session, account_id: int, email: str, role: str, passwo
 
     clear = password or secrets.token_urlsafe(15)
     user = DashboardUser(account_id=account_id, email=email, password_hash=hash_password(clear), role=role)
-    session.add(user)
     try:
+        # Added inside the savepoint: begin_nested() flushes pending objects before the SAVEPOINT, so
+        # a duplicate added earlier would fail outside it and roll back the whole transaction.
         with session.begin_nested():
+            session.add(user)
             session.flush()
     except IntegrityError:
         raise DuplicateUser(f"a dashboard user with email {email} already exists") from None
