@@ -17,7 +17,7 @@ from fleet.events import queue_event
 from fleet.integrations.writeback import enqueue_writebacks
 from fleet.models import Account, Order, OutboxMessage
 from fleet.notifications.context import account_settings, order_channels, order_context
-from fleet.notifications.sms import normalize_phone
+from fleet.notifications.sms import customer_phone
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def enqueue_customer_messages(session: Session, order: Order, account: Account, 
                 account_id=account.id, order_id=order.id)
         count += 1
     if "sms" in channels and customer.get("phone"):
-        phone = normalize_phone(customer["phone"], settings.phone_country_code)
+        phone = customer_phone(customer, settings.phone_country_code)
         if phone is None:
             log.warning("sms skipped order=%s: customer phone is not a valid international number", order.id)
         else:

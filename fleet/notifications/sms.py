@@ -48,6 +48,13 @@ def normalize_phone(raw: str | None, country_code: str | None = None) -> str | N
     return number if _E164.match(number) else None
 
 
+def customer_phone(customer: dict[str, object], account_country_code: str | None) -> str | None:
+    """Return the customer's phone as E.164, reading national numbers by the account's calling code,
+    else by the customer's ISO country (shop orders carry one)."""
+    country_code = account_country_code or COUNTRY_CALLING_CODES.get(str(customer.get("country") or "").upper())
+    return normalize_phone(str(customer.get("phone") or ""), country_code)
+
+
 class SmsGateway(ABC):
     """A provider that sends one text message to one E.164 number."""
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fleet.notifications.masking import mask_email, mask_phone, mask_recipient, mask_secret, mask_url
-from fleet.notifications.sms import normalize_phone
+from fleet.notifications.sms import customer_phone, normalize_phone
 
 
 @pytest.mark.parametrize(("address", "masked"), [
@@ -71,6 +71,18 @@ def test_mask_recipient_by_channel() -> None:
         "letters", "empty"])
 def test_normalize_phone_cases(raw: str, country: str | None, expected: str | None) -> None:
     assert normalize_phone(raw, country) == expected
+
+
+@pytest.mark.parametrize(("customer", "account_code", "expected"), [
+    ({"phone": "0221 555 0199", "country": "DE"}, None, "+492215550199"),
+    ({"phone": "0221 555 0199", "country": "de"}, "33", "+332215550199"),
+    ({"phone": "+44 20 7946 0000", "country": "DE"}, None, "+442079460000"),
+    ({"phone": "0221 555 0199", "country": "ZZ"}, None, None),
+    ({"country": "DE"}, None, None),
+], ids=["shop-country", "account-code-wins", "international", "unknown-country", "no-phone"])
+def test_customer_phone_country_fallback(customer: dict[str, str], account_code: str | None,
+                                         expected: str | None) -> None:
+    assert customer_phone(customer, account_code) == expected
 
 
 @given(st.text(alphabet="+0123456789 -()./", max_size=25), st.sampled_from([None, "1", "49", "353"]))
