@@ -12,7 +12,6 @@ API shows them as ``***``.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from firmware_profiles.loader import Profile, load_profiles
+from firmware_profiles.loader import Identity, Profile, match_profile
 from fleet.errors import FleetError, InvalidInput, NotFound
 from fleet.events import PENDING_KEY, queue_event
 from fleet.health import HealthReading, apply_reading
@@ -323,15 +322,9 @@ def _claim_printer_mac(session: Session, printer: Printer, mac: str) -> None:
 
 
 def match_snmp_profile(sys_object_id: str, sys_descr: str) -> Profile | None:
-    """Return the firmware profile whose sysObjectID prefix or sysDescr pattern matches, if any."""
-    for profile in load_profiles().values():
-        recognition = profile.recognition
-        if sys_object_id and any(sys_object_id == prefix or sys_object_id.startswith(prefix.rstrip(".") + ".")
-                                 for prefix in recognition.sys_object_id_prefixes):
-            return profile
-        if sys_descr and any(re.search(pattern, sys_descr) for pattern in recognition.descr_patterns):
-            return profile
-    return None
+    """Return the firmware profile that best fits the printer's sysObjectID and descriptions, if any."""
+    identity = Identity(sys_object_id=sys_object_id or None, descriptions=(sys_descr,) if sys_descr else ())
+    return match_profile(identity)
 
 
 # -- views -----------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ from typing import Any
 
 from sqlalchemy import update
 
-from fleet import health, printers, snmp_service
+from fleet import health, printers, settings_twin, snmp_service
+from fleet.audit import Actor
+from fleet.remote import get_registry
 from fleet.api import api, auth, current_account
 from fleet.api.schemas import PageQuery, PrinterIn, PrinterOut, PrinterPatch
 from fleet.api.views import printer_view
@@ -70,10 +72,20 @@ def get_printer(printer_id: int) -> dict[str, Any]:
 def patch_printer(printer_id: int, body: PrinterPatch) -> dict[str, Any]:
     account = current_account()
     settings = body.settings.model_dump(exclude_none=True) if body.settings else None
-    with services().db.session() as session:
+    container = services()
+    registry = get_registry(container)
+    result = None
+    with container.db.session() as session:
         printer = printers.get_printer(session, account.id, printer_id)
-        printers.update_printer(session, printer, body.name, settings)
-        return printer_view(printer, printer.account, base_url(), services().presence)
+        printers.update_printer(session, printer, body.name, None)
+        if settings:
+            # The same path as PATCH /printers/{id}/settings: validated against the profile, versioned, audited.
+            result = settings_twin.change_settings(session, registry, printer, settings, Actor.api_key(account.id))
+    if result is not None:
+        settings_twin.push(container, registry, result)
+    with container.read_db.session() as session:
+        printer = printers.get_printer(session, account.id, printer_id)
+        return printer_view(printer, printer.account, base_url(), container.presence)
 
 
 @api.delete("/printers/<int:printer_id>")
