@@ -8,6 +8,7 @@ and friends), as paho 2 documents for integrating with another event loop.
 from __future__ import annotations
 
 import os
+import queue
 import selectors
 import socket
 import tempfile
@@ -95,6 +96,7 @@ class ClientPool:
         self._lock = threading.Lock()
         self.clients: list[mqtt.Client] = []
         self._stop = threading.Event()
+        self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="bench-mqtt-pool", daemon=True)
         self._thread.start()
 
@@ -133,9 +135,18 @@ class ClientPool:
         self.clients.append(client)
         return client
 
+    def call(self, function: Callable[[], None]) -> None:
+        """Run ``function`` on the pool thread; paho clients without a loop thread are not thread-safe."""
+        self._calls.put(function)
+
     def _run(self) -> None:
         last_misc = time.monotonic()
         while not self._stop.is_set():
+            for _ in range(200):
+                try:
+                    self._calls.get_nowait()()
+                except queue.Empty:
+                    break
             with self._lock:
                 ready = self._selector.select(0) if self._selector.get_map() else []
             if not ready:

@@ -114,7 +114,8 @@ def _connect(fleet: Fleet, pool: ClientPool, mode: str, devices: list[dict[str, 
 def _report_printed(fleet: Fleet, pool: ClientPool, device: dict[str, Any], token: str) -> None:
     client = next(c for c in pool.clients if c._client_id.decode() == device["user"])  # noqa: SLF001 (bench lookup)
     body = {"title": "print-result", "printerMAC": device["mac"], "jobToken": token, "statusCode": "200%20OK"}
-    client.publish(f"star/cloudprnt/to-server/{device['mac']}/print-result", json.dumps(body), qos=1)
+    topic = f"star/cloudprnt/to-server/{device['mac']}/print-result"
+    pool.call(lambda: client.publish(topic, json.dumps(body), qos=1))
 
 
 def _poll_and_fetch(fleet: Fleet, device: dict[str, Any], recorder: Recorder) -> None:

@@ -9,6 +9,11 @@ amqtt rules this module follows:
   amqtt 0.12 queues QoS 1 messages for a disconnected persistent session only when the session is
   not anonymous.
 
+NOTE: amqtt 0.12.1 slows down with many devices, because each connect replays the retained messages of
+every subscription on the broker. It also drops a connecting session when another session subscribes
+to a new topic at that moment. Clients reconnect, but fleets beyond a few hundred devices should use
+an external broker (``mqtt_url``).
+
 Plugins are instantiated by amqtt from dotted paths with a dataclass config, so they reach the
 database through :data:`_DIRECTORIES`, a registry keyed by a name passed in their config.
 """
