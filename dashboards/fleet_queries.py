@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from fleet.health import ERROR_CONDITIONS, Presence
 from fleet.models import Printer
 from fleet.printers import PROTOCOLS
+from fleet.remote_models import PrinterGroupMember, PrinterSite, PrinterTag
 from fleet.rendering import printer_profile
 
 STATES = ("ok", "warning", "error", "offline")
@@ -32,20 +33,33 @@ class FleetFilter:
     state: str | None = None
     protocol: str | None = None
     search: str = ""
+    tag: str = ""
+    group_id: int | None = None
+    site: str = ""
     page: int = 1
-    #: Extra SQL conditions from other areas (groups, tags, sites) once those exist.
-    extra: tuple[ColumnElement[bool], ...] = ()
 
     @classmethod
     def from_args(cls, args: Any) -> FleetFilter:
         state = args.get("state") or None
         protocol = args.get("protocol") or None
-        try:
-            page = max(1, int(args.get("page", 1)))
-        except ValueError:
-            page = 1
         return cls(state=state if state in STATES else None, protocol=protocol if protocol in PROTOCOLS else None,
-                   search=(args.get("q") or "").strip()[:100], page=page)
+                   search=(args.get("q") or "").strip()[:100], tag=(args.get("tag") or "").strip().lower()[:64],
+                   group_id=_positive(args.get("group")), site=(args.get("site") or "").strip()[:100],
+                   page=_positive(args.get("page")) or 1)
+
+    def query_args(self, **changes: Any) -> dict[str, Any]:
+        """Return the query string of this filter with ``changes``, for links that keep it."""
+        args = {"state": self.state, "protocol": self.protocol, "q": self.search, "tag": self.tag,
+                "group": self.group_id, "site": self.site, "page": self.page, **changes}
+        return {key: value for key, value in args.items()
+                if value not in (None, "") and not (key == "page" and value == 1)}
+
+
+def _positive(value: str | None) -> int | None:
+    """Return ``value`` as a positive int, or None when it is missing or not a positive whole number."""
+    if value is None or not value.isdigit() or int(value) < 1:
+        return None
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -92,7 +106,14 @@ def state_expression() -> ColumnElement[str]:
 
 
 def _conditions(account_id: int, filters: FleetFilter) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Printer.account_id == account_id, Printer.deleted_at.is_(None), *filters.extra]
+    where: list[ColumnElement[bool]] = [Printer.account_id == account_id, Printer.deleted_at.is_(None)]
+    if filters.tag:
+        where.append(Printer.id.in_(select(PrinterTag.printer_id).where(PrinterTag.tag == filters.tag)))
+    if filters.group_id is not None:
+        where.append(Printer.id.in_(select(PrinterGroupMember.printer_id)
+                                    .where(PrinterGroupMember.group_id == filters.group_id)))
+    if filters.site:
+        where.append(Printer.id.in_(select(PrinterSite.printer_id).where(PrinterSite.site == filters.site)))
     if filters.protocol:
         where.append(Printer.protocol == filters.protocol)
     if filters.search:

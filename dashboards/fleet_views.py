@@ -11,9 +11,11 @@ from dashboards.blueprint import bp
 from dashboards.fleet_queries import STATES, FleetFilter, fleet_page, model_name, supply_gauges
 from dashboards.plot import health_plot
 from dashboards.security import current_viewer, login_required
-from fleet import health, printers
+from fleet import audit, health, printers
+from fleet.api.settings import settings_view
+from fleet.groups import list_groups
 from fleet.models import Job, Order
-from fleet.printers import DEFAULT_PRINT_SETTINGS
+from fleet.remote import JOB_PROTOCOLS, get_registry
 from fleet.web import services
 
 
@@ -25,8 +27,9 @@ def fleet() -> Any:
     container = services()
     with container.read_db.session() as session:
         page = fleet_page(session, viewer.account_id, filters, container.presence)
+        groups = [(group.id, group.name) for group in list_groups(session, viewer.account_id)]
     template = "dashboard/_fleet_body.html" if request.args.get("fragment") else "dashboard/fleet.html"
-    return render_template(template, page=page, filters=filters, states=STATES)
+    return render_template(template, page=page, filters=filters, states=STATES, groups=groups)
 
 
 @bp.get("/printers/<int:printer_id>")
@@ -46,8 +49,10 @@ def printer_detail(printer_id: int) -> Any:
             "printer": printer, "health": view, "model": model_name(printer),
             "gauges": supply_gauges(detail), "alerts": _alerts(detail),
             "events": health.history(session, printer.id, limit=50), "plot": health_plot(session, printer.id),
-            "jobs": jobs, "settings": {**DEFAULT_PRINT_SETTINGS, **(printer.settings or {})},
-            "client_info": printer.client_info or {},
+            "jobs": jobs, "twin": settings_view(session, get_registry(container), printer),
+            "audit": [audit.entry_view(entry) for entry in audit.search(
+                session, viewer.account_id, audit.AuditQuery(printer_id=printer.id, limit=20))],
+            "client_info": printer.client_info or {}, "takes_jobs": printer.protocol in JOB_PROTOCOLS,
         }
         template = "dashboard/_printer_body.html" if request.args.get("fragment") else "dashboard/printer.html"
         return render_template(template, **context)
