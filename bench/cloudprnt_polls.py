@@ -58,7 +58,8 @@ def prepare_database(url: str, printers: int) -> tuple[str, list[str]]:
         now = utcnow()
         info = {"ClientType": "Star mC-Print3", "Encodings": "image/png; text/plain"}
         session.add_all(Printer(account_id=account.id, name=f"P{n}", protocol="cloudprnt", mac=mac, settings={},
-                                client_info=info, client_info_at=now, online=True, status_code="200 OK", conditions=[])
+                                client_info=info, client_info_at=now, online=True, status_code="200 OK", conditions=[],
+                                last_seen_at=now)
                         for n, mac in enumerate(macs))
         key = account.device_key
     db.dispose()
@@ -104,6 +105,7 @@ def main() -> None:
     parser.add_argument("--printers", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of load before measuring")
     parser.add_argument("--server", choices=["werkzeug", "gunicorn"], default="werkzeug")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
@@ -120,7 +122,7 @@ def main() -> None:
         port = free_port()
         process = start(app, port, database, args.server, args.workers)
         try:
-            run_wrk(f"http://127.0.0.1:{port}", path, macs, 2, args.connections)  # warm-up
+            run_wrk(f"http://127.0.0.1:{port}", path, macs, args.warmup, args.connections)  # every printer polls once
             results[app] = run_wrk(f"http://127.0.0.1:{port}", path, macs, args.seconds, args.connections)
         finally:
             process.terminate()

@@ -97,6 +97,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
     from dashboards import init_dashboards
 
     init_dashboards(app, container, run_workers)
+    from protocols.cloudprnt_fastpath import IdlePollFastPath
+
+    # Outermost, so idle CloudPRNT polls skip Socket.IO's middleware and Flask entirely.
+    app.wsgi_app = IdlePollFastPath(app.wsgi_app, container)  # type: ignore[method-assign]
     if run_workers and settings.scheduler_enabled:
         from fleet.scheduler import Scheduler
 

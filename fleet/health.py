@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from fleet.events import queue_event
@@ -112,12 +112,15 @@ class Presence:
         """Write the collected last-seen times; return how many printers were updated."""
         with self._lock:
             pending, self._seen = self._seen, {}
-        for printer_id, seen in pending.items():
-            session.execute(
-                update(Printer).where(Printer.id == printer_id)
-                .where((Printer.last_seen_at.is_(None)) | (Printer.last_seen_at < seen))
-                .values(last_seen_at=seen)
-            )
+        if not pending:
+            return 0
+        table = Printer.__table__
+        statement = (
+            update(table).where(table.c.id == bindparam("printer_id"))
+            .where(table.c.last_seen_at.is_(None) | (table.c.last_seen_at < bindparam("seen")))
+            .values(last_seen_at=bindparam("seen"))
+        )
+        session.connection().execute(statement, [{"printer_id": pid, "seen": seen} for pid, seen in pending.items()])
         return len(pending)
 
 

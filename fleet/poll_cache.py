@@ -55,7 +55,7 @@ _MISSING = object()
 class PrinterCache:
     """Snapshots of printers by (device key, identifier), and account ids by device key."""
 
-    def __init__(self, ttl: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()

@@ -24,7 +24,8 @@ from fleet.poll_cache import PrinterSnapshot
 from fleet.rendering import PRODUCIBLE, UnsupportedMediaType, job_document, offered_media_types, receipt_profile, render
 from fleet.states import JobState
 from fleet.web import base_url, services
-from protocols.cloudprnt_status import asb_conditions, code_conditions, parse_asb, parse_status_code, to_bool
+from protocols.cloudprnt_status import (StatusCode, asb_conditions, code_conditions, parse_asb, parse_status_code,
+                                        to_bool)
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +123,23 @@ def poll(device_key: str) -> Response:
     return _json(_poll_answer(snapshot, body, now))
 
 
-def _record_status(snapshot: PrinterSnapshot, body: dict[str, Any], now: datetime) -> PrinterSnapshot:
-    """Store what changed since the last poll; an idle poll of a healthy printer writes nothing."""
+def read_status(body: dict[str, Any]) -> tuple[StatusCode, set[str], dict[str, Any]]:
+    """Return the poll's status code, the health conditions it states, and its client-action answers."""
     status = parse_status_code(body.get("statusCode"))
     conditions = code_conditions(status) | asb_conditions(parse_asb(body.get("status")))
-    answers = _client_action_answers(body.get("clientAction"))
-    unchanged = (snapshot.online and snapshot.conditions == conditions
-                 and snapshot.status_code == str(status) and not answers)
-    if unchanged:
+    return status, conditions, _client_action_answers(body.get("clientAction"))
+
+
+def is_unchanged(snapshot: PrinterSnapshot, status: StatusCode, conditions: set[str], answers: dict[str, Any]) -> bool:
+    """True when a poll repeats what is stored: online, same conditions and code, nothing to record."""
+    return (snapshot.online and snapshot.conditions == conditions and snapshot.status_code == str(status)
+            and not answers)
+
+
+def _record_status(snapshot: PrinterSnapshot, body: dict[str, Any], now: datetime) -> PrinterSnapshot:
+    """Store what changed since the last poll; an idle poll of a healthy printer writes nothing."""
+    status, conditions, answers = read_status(body)
+    if is_unchanged(snapshot, status, conditions, answers):
         log.debug("poll printer=%s status=%s", snapshot.id, status)
         return snapshot
     container = services()

@@ -36,4 +36,4 @@ def current_account() -> Account:
     return user
 
 
-from fleet.api import account, audit, bulk, groups, health, integrations, notifications, orders, printers, settings  # noqa: E402,F401  (registers the routes)
+from fleet.api import account, audit, bulk, devices, groups, health, integrations, notifications, orders, printers, settings  # noqa: E402,F401  (registers the routes)

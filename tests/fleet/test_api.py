@@ -256,3 +256,20 @@ def test_account_time_zone_validated(instance: Running) -> None:
     bad = client.patch(f"{instance.url}/api/v1/account", json={"timezone": "Mars/Olympus"})
     assert bad.status_code == 422
     assert "time zone 'Mars/Olympus' is unknown" in bad.json()["error"]["message"]
+
+
+def test_device_credentials_issued_once_and_rotated(instance: Running) -> None:
+    _, client = instance.new_account()
+    printer = register_printer(client, instance.url, name="Agent", protocol="device_mqtt")
+    first = client.post(f"{instance.url}/api/v1/printers/{printer['id']}/device-credentials")
+    assert first.status_code == 201
+    body = first.json()
+    assert body["topic_prefix"] == f"printfleet/v1/devices/{body['username']}/"
+    assert len(body["password"]) >= 16
+    again = client.post(f"{instance.url}/api/v1/printers/{printer['id']}/device-credentials").json()
+    assert again["username"] == body["username"]
+    assert again["password"] != body["password"]
+    goodcom = register_printer(client, instance.url, name="Orders", protocol="goodcom")
+    refused = client.post(f"{instance.url}/api/v1/printers/{goodcom['id']}/device-credentials")
+    assert refused.status_code == 422
+    assert "does not log in to MQTT" in refused.json()["error"]["message"]
