@@ -126,9 +126,10 @@ def register_printer(
         device_user=device_user, device_password_hash=password_hash,
         settings=validate_print_settings(settings or {}),
     )
-    session.add(printer)
     try:
+        # The savepoint holds the insert alone, so a taken MAC undoes only this printer, not the caller's work.
         with session.begin_nested():
+            session.add(printer)
             session.flush()
     except IntegrityError:
         raise DuplicatePrinter(f"a printer with MAC {normalized_mac} or device id {device_user} is already registered") from None

@@ -286,3 +286,20 @@ def test_unconfirmed_sweep_leaves_fresh_fetches(db: Database) -> None:
         assert dispatch.mark_unconfirmed(session, timedelta(minutes=5)) == []
     assert _job(db, order_id).state == JobState.FETCHED
     assert _status(db, order_id) == OrderState.PRINTING
+
+
+def test_duplicate_printer_keeps_callers_other_work(db: Database) -> None:
+    """A taken MAC undoes only the new printer; what the caller did before in the transaction stays."""
+    from fleet.printers import DuplicatePrinter
+
+    account_id, _ = _setup(db)
+    with db.session() as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+        account.name = "Renamed"
+        with pytest.raises(DuplicatePrinter, match="00:11:62:00:00:01"):
+            register_printer(session, account, "Twin", "cloudprnt", "00:11:62:00:00:01")
+    with db.session() as session:
+        assert session.get(Account, account_id).name == "Renamed"  # type: ignore[union-attr]
+        names = session.scalars(select(Printer.name).where(Printer.account_id == account_id)).all()
+    assert names == ["Kitchen"]
