@@ -18,15 +18,8 @@ from sqlalchemy import func, select
 
 from fleet import dispatch
 from fleet.models import HealthEvent, Job, OrderEvent, Printer, QuarantinedPrinter
-from protocols.epson_sdp import (
-    JOBS_PER_RESPONSE_KEY,
-    NONCE_LIFETIME_SECONDS,
-    RESULT_CODE_TEXT,
-    explain_result,
-    make_nonce,
-    parse_response_file,
-    parse_status_notification,
-)
+from protocols.epson_sdp import JOBS_PER_RESPONSE_KEY, NONCE_LIFETIME_SECONDS, make_nonce
+from protocols.epson_sdp_xml import RESULT_CODE_TEXT, explain_result, parse_response_file, parse_status_notification
 from protocols.simulators.epson_sdp import EpsonSdpSimulator
 from tests.conftest import Running, register_printer, send_order
 from tests.support.servers import wait_until
