@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         drop()
 
 
+@pytest.fixture(scope="module", params=_backends())
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database per test module: SQLite, and PostgreSQL too when configured."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'printfleet.db'}"
+        return
+    url, drop = _postgres_database()
+    try:
+        yield url
+    finally:
+        drop()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'printfleet.db'}"
@@ -93,6 +107,17 @@ def start_instance(database_url: str, **overrides: Any) -> Running:
     app = create_app(config)
     server = ServerThread(app).start()
     return Running(app, server, app.extensions[EXTENSION_KEY])
+
+
+@contextmanager
+def running_instance(database_url: str, **overrides: Any) -> Iterator[Running]:
+    """Run a printfleet instance for the ``with`` block (module-scoped fixtures share one this way)."""
+    running = start_instance(database_url, **overrides)
+    try:
+        yield running
+    finally:
+        running.server.stop()
+        shutdown(running.app)
 
 
 @pytest.fixture

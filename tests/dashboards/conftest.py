@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from fleet.app import shutdown
 from fleet.users import create_user
-from tests.conftest import Running, _backends, _postgres_database, start_instance
+from tests.conftest import Running, running_instance
 
 PASSWORD = "correct horse battery staple"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -29,22 +28,11 @@ class Shop:
     password: str = PASSWORD
 
 
-@pytest.fixture(scope="module", params=_backends())
-def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+@pytest.fixture(scope="module")
+def running(module_database_url: str) -> Iterator[Running]:
     """One server per module on SQLite, and on PostgreSQL too when configured."""
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('dashboard') / 'printfleet.db'}"
-    else:
-        url, drop = _postgres_database()
-    instance = start_instance(url, default_poll_interval_seconds=1)
-    try:
+    with running_instance(module_database_url, default_poll_interval_seconds=1) as instance:
         yield instance
-    finally:
-        instance.server.stop()
-        shutdown(instance.app)
-        if drop is not None:
-            drop()
 
 
 def new_shop(instance: Running, name: str, email: str, role: str = "admin") -> Shop:

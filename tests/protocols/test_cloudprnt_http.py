@@ -18,9 +18,8 @@ import pytest
 import requests
 from PIL import Image
 
-from fleet.app import shutdown
 from protocols.simulators.cloudprnt import CloudPrntSimulator
-from tests.conftest import Running, _backends, _postgres_database, register_printer, send_order, start_instance
+from tests.conftest import Running, register_printer, running_instance, send_order
 from tests.support.servers import wait_until
 
 MAC = "00:11:62:0e:15:58"
@@ -125,24 +124,15 @@ def new_shop(running: Running, mac: str = MAC) -> Shop:
     return Shop(running.url, client, printer)
 
 
-@pytest.fixture(scope="module", params=_backends())
-def shared_instance(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+@pytest.fixture(scope="module")
+def shared_instance(module_database_url: str) -> Iterator[Running]:
     """One server per backend for the tests that need no special settings.
 
     Every test registers its printer in a new account, and accounts share nothing (device key, MACs,
     quarantine), so the tests stay independent while paying the server start and stop only once.
     """
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('cloudprnt') / 'printfleet.db'}"
-    else:
-        url, drop = _postgres_database()
-    running = start_instance(url)
-    yield running
-    running.server.stop()
-    shutdown(running.app)
-    if drop is not None:
-        drop()
+    with running_instance(module_database_url) as running:
+        yield running
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleet.app import shutdown
 from protocols.goodcom import escape_value
 from protocols.simulators.goodcom import GoodcomOrder, GoodcomSimulator, parse_order
-from tests.conftest import Running, _backends, _postgres_database, register_printer, send_order, start_instance
+from tests.conftest import Running, register_printer, running_instance, send_order
 from tests.support.servers import wait_until
 
 #: Deadline (s) for anything that waits on the server or a simulator.
@@ -98,20 +97,11 @@ def new_shop(running: Running) -> Shop:
     return Shop(running.url, client, printer)
 
 
-@pytest.fixture(scope="module", params=_backends())
-def shared_instance(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+@pytest.fixture(scope="module")
+def shared_instance(module_database_url: str) -> Iterator[Running]:
     """One server per backend; every test works in a new account, so the tests stay independent."""
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('goodcom') / 'printfleet.db'}"
-    else:
-        url, drop = _postgres_database()
-    running = start_instance(url)
-    yield running
-    running.server.stop()
-    shutdown(running.app)
-    if drop is not None:
-        drop()
+    with running_instance(module_database_url) as running:
+        yield running
 
 
 @pytest.fixture

@@ -10,25 +10,12 @@ from typing import Any
 import pytest
 
 from fleet.app import shutdown
-from tests.conftest import Running, _backends, _postgres_database, start_instance
+from tests.conftest import Running, start_instance
 from tests.fleet.notifications.standins import StandIn, twilio_gateway
 from tests.support.servers import SmtpServer
 
 #: Retries come quickly so tests that take a receiver down finish in seconds.
 FAST_RETRIES = {"outbox_base_backoff_seconds": 0.2, "outbox_max_backoff_seconds": 0.5}
-
-
-@pytest.fixture(scope="module", params=_backends())
-def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh database per test module: SQLite, and PostgreSQL too when configured."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'printfleet.db'}"
-        return
-    url, drop = _postgres_database()
-    try:
-        yield url
-    finally:
-        drop()
 
 
 @pytest.fixture(scope="module")

@@ -8,33 +8,15 @@ from typing import Any
 import pytest
 import requests
 
-from fleet.app import shutdown
-from tests.conftest import PG_URL, Running, _postgres_database, start_instance
+from tests.conftest import Running, running_instance
 
 
-def _backends() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if PG_URL:
-        params.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
-    return params
 
-
-@pytest.fixture(scope="module", params=_backends())
-def fleet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+@pytest.fixture(scope="module")
+def fleet(module_database_url: str) -> Iterator[Running]:
     """A printfleet instance with its workers (bulk runner included), shared by the module's tests."""
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('remote-db') / 'printfleet.db'}"
-    else:
-        url, drop = _postgres_database()
-    running = start_instance(url)
-    try:
+    with running_instance(module_database_url) as running:
         yield running
-    finally:
-        running.server.stop()
-        shutdown(running.app)
-        if drop is not None:
-            drop()
 
 
 @pytest.fixture

@@ -20,11 +20,10 @@ import requests
 from pysnmp.proto import rfc1902
 
 from fleet import snmp_service
-from fleet.app import shutdown
 from protocols.snmp import oids
 from protocols.snmp.client import CommunityAuth, SnmpClient, SnmpTarget
 from protocols.snmp.simulator import SnmpSimulator, free_udp_port
-from tests.conftest import PG_URL, Running, _postgres_database, start_instance
+from tests.conftest import Running, running_instance
 from tests.support.servers import HttpReceiver, wait_until
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
@@ -37,12 +36,6 @@ LIBRENMS_NAMES = ["xerox", "brother", "epson", "konica_2", "canonprinter_tm", "s
 COMMUNITY = "edge-s3cret-4d9b"
 DEADLINE = 90.0
 
-
-def _backends() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if PG_URL:
-        params.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
-    return params
 
 
 @pytest.fixture(scope="module")
@@ -64,22 +57,11 @@ def snmpsim(recordings: dict[str, Path]) -> Iterator[SnmpSimulator]:
         yield running
 
 
-@pytest.fixture(scope="module", params=_backends())
-def fleet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+@pytest.fixture(scope="module")
+def fleet(module_database_url: str) -> Iterator[Running]:
     """One printfleet instance with workers per database backend for the whole module."""
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('fleet-db') / 'printfleet.db'}"
-    else:
-        url, drop = _postgres_database()
-    running = start_instance(url)
-    try:
+    with running_instance(module_database_url) as running:
         yield running
-    finally:
-        running.server.stop()
-        shutdown(running.app)
-        if drop is not None:
-            drop()
 
 
 @pytest.fixture(scope="module")
