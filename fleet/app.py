@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apiflask import APIFlask
+from flask import redirect
 
 from fleet import operator_alerts
 from fleet.config import Settings, load_settings
@@ -130,6 +131,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(epson_bp)
     app.register_blueprint(shop_webhooks_bp)
     _hide_protocols_from_spec(app)
+    app.add_url_rule("/", "root", _root_redirect)
 
 
 def _install_snmp(container: Services) -> None:
@@ -146,6 +148,10 @@ def _schedule_snmp(container: Services, scheduler: Any) -> None:
         from protocols.snmp.fleet_poller import schedule
 
         schedule(scheduler)
+
+
+def _root_redirect() -> Any:
+    return redirect("/dashboard/")
 
 
 def _hide_protocols_from_spec(app: APIFlask) -> None:

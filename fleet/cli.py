@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from fleet.config import ConfigError, Settings, load_settings
+from fleet.errors import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,24 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from fleet.app import create_app, shutdown
-    from fleet.server import run_server
+    from fleet.server import PortInUse, check_port, run_server
 
     settings = _settings(ctx.obj["config_file"], host=host, port=port)
-    app = create_app(settings)
-    click.echo(f"printfleet listening on http://{settings.host}:{settings.port}/ "
-               f"(API docs: http://{settings.host}:{settings.port}/api/v1/docs)")
     try:
-        run_server(app, settings.host, settings.port)
+        check_port(settings.host, settings.port)
+        app = create_app(settings)
+    except (PortInUse, StartupError) as err:
+        raise click.ClickException(str(err)) from None
+
+    def ready() -> None:
+        click.echo(f"printfleet listening on http://{settings.host}:{settings.port}/ "
+                   f"(API docs: http://{settings.host}:{settings.port}/api/v1/docs, "
+                   f"database: {settings.database_url})")
+
+    try:
+        run_server(app, settings.host, settings.port, on_ready=ready)
+    except PortInUse as err:
+        raise click.ClickException(str(err)) from None
     finally:
         shutdown(app)
 
@@ -93,7 +104,7 @@ def account_create(ctx: click.Context, name: str, timezone: str) -> None:
         raise click.ClickException(str(err)) from None
     finally:
         db.dispose()
-    click.echo(f"account {account_id} created: {name}")
+    click.echo(f"account {account_id} created: {name} (database: {settings.database_url})")
     click.echo(f"API key (shown once, store it now): {created.api_key}")
 
 

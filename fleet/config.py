@@ -144,13 +144,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return {str(key).lower(): value for key, value in section.items()}
 
 
+#: Variables of the command-line tools and the test suite, which share the prefix but are not settings.
+TOOL_VARIABLES = frozenset({"config", "api_url", "api_key"})
+TOOL_PREFIXES = ("test_", "snmp_", "agent_")
+
+
 def _read_env(environ: Mapping[str, str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+        if not key.startswith(ENV_PREFIX):
             continue
         name = key.removeprefix(ENV_PREFIX).lower()
-        if name.startswith("test_"):
+        if name in TOOL_VARIABLES or name.startswith(TOOL_PREFIXES):
             continue
         values[name] = value
     return values

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import random
 import tempfile
 import threading
@@ -25,7 +26,8 @@ import requests
 from fleet.accounts import create_account
 from fleet.app import create_app, shutdown
 from fleet.config import ConfigError, load_settings
-from fleet.server import ServerThread
+from fleet.errors import StartupError
+from fleet.server import PortInUse, ServerThread, check_port
 from fleet.users import create_user
 from fleet.web import EXTENSION_KEY
 
@@ -144,20 +146,29 @@ def run_demo(host: str, port: int, database_url: str | None, order_count: int, e
     sinks = Sinks()
     webhook_url, smtp_port = sinks.start()
     folder = tempfile.mkdtemp(prefix="printfleet-demo-")
+    overrides: dict[str, Any] = {
+        "database_url": database_url or f"sqlite:///{folder}/demo.db", "host": host, "port": port or 8080,
+        "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_from": "orders@demo-bistro.example",
+        "outbox_base_backoff_seconds": 1.0,
+    }
+    if "PRINTFLEET_MQTT_PORT" not in os.environ and "PRINTFLEET_MQTT_URL" not in os.environ:
+        # A free port, so a demo runs beside a running `printfleet serve` and its broker.
+        overrides["mqtt_port"] = _free_port()
+    if "PRINTFLEET_LOG_LEVEL" not in os.environ:
+        overrides["log_level"] = "WARNING"
     try:
-        settings = load_settings(config_file=config_file, overrides={
-            "database_url": database_url or f"sqlite:///{folder}/demo.db", "host": host, "port": port or 8080,
-            "smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_from": "orders@demo-bistro.example",
-            "outbox_base_backoff_seconds": 1.0,
-        })
+        settings = load_settings(config_file=config_file, overrides=overrides)
     except ConfigError as err:
         print(err)
         return 2
-    app = create_app(settings)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     try:
+        check_port(host, port)
+        app = create_app(settings)
         server = ServerThread(app, host, port).start()
-    except OSError as err:
-        print(f"cannot listen on {host}:{port}: {err.strerror}; pick another port with --port (0 picks a free one)")
+    except (PortInUse, StartupError, OSError) as err:
+        print(f"{err}; with --port 0 the demo picks a free HTTP port")
+        sinks.stop()
         return 2
     base = server.url
     container = app.extensions[EXTENSION_KEY]

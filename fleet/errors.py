@@ -52,3 +52,7 @@ class StateConflict(FleetError):
         super().__init__(message, current_state=current_state, allowed_actions=allowed_actions)
         self.current_state = current_state
         self.allowed_actions = allowed_actions
+
+
+class StartupError(RuntimeError):
+    """A component could not start (a port in use, a broker unreachable); the message names the fix."""

@@ -132,7 +132,9 @@ def register_printer(
             session.add(printer)
             session.flush()
     except IntegrityError:
-        raise DuplicatePrinter(f"a printer with MAC {normalized_mac} or device id {device_user} is already registered") from None
+        taken = f"MAC {normalized_mac}" if normalized_mac else f"device id {device_user}"
+        raise DuplicatePrinter(f"a printer with {taken} is already registered in this account; "
+                               "update that printer or delete it first") from None
 
     _release_quarantine(session, account.id, protocol, normalized_mac or device_user)
     queue_event(session, "printer.registered", account.id, printer_id=printer.id)

@@ -7,6 +7,8 @@ larger fleets, run the app under gunicorn as docs/deployment.md describes.
 from __future__ import annotations
 
 import logging
+import signal
+import socket
 import threading
 from typing import Any
 
@@ -53,14 +55,40 @@ class ServerThread:
         log.info("http server stopped url=%s", self.url)
 
 
-def run_server(app: Any, host: str, port: int) -> None:
-    """Serve ``app`` until interrupted (Ctrl-C or SIGTERM)."""
+class PortInUse(Exception):
+    """The HTTP port is taken; the message names it and the fix."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise PortInUse when ``host:port`` cannot be bound (Werkzeug would exit the process instead)."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
+        probe.bind((host, port))
     except OSError as err:
-        raise SystemExit(f"cannot listen on {host}:{port}: {err.strerror}; pick another port with --port "
-                         "or PRINTFLEET_PORT") from None
+        raise PortInUse(f"cannot listen on {host}:{port}: {err.strerror}; pick another port with --port "
+                        "or PRINTFLEET_PORT, or stop the program using it") from None
+    finally:
+        probe.close()
+
+
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so ``serve`` and ``demo`` shut down as on Ctrl-C."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
+def run_server(app: Any, host: str, port: int, on_ready: Any = None) -> None:
+    """Serve ``app`` until interrupted (Ctrl-C or SIGTERM); call ``on_ready()`` once it listens."""
+    check_port(host, port)
+    server = make_server(host, port, app, threaded=True, request_handler=RequestHandler)
     server.daemon_threads = True
+    _stop_on_sigterm()
+    if on_ready is not None:
+        on_ready()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -67,7 +67,7 @@ def install_error_handlers(app: APIFlask) -> None:
         if status == 413:
             limit = services().settings.max_body_bytes
             message = f"Request body is larger than {limit} bytes; send a smaller body"
-        if status == 400 and "JSON" in str(error.detail or error.message):
+        if status == 400 and request.mimetype == "application/json":
             message = "Request body is not valid JSON; send a JSON object with Content-Type application/json"
         return error_body(status, code, message, **extra), status, error.headers
 

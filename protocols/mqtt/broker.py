@@ -35,6 +35,7 @@ from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session as MqttSession
 
+from fleet.errors import StartupError
 from fleet.mqtt_devices import DeviceIdentity
 from protocols.mqtt import topics
 
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 15.0
 
 
-class BrokerStartError(RuntimeError):
+class BrokerStartError(StartupError):
     """The embedded broker could not start. The message names the cause and the setting to change."""
 
 

@@ -80,7 +80,7 @@ def test_match_profile_synthetic_recordings(recording: str, expected: str | None
 def test_match_profile_librenms_recordings(recording: str, expected: str | None) -> None:
     path = SHARED_SNMP / recording
     if not path.exists():
-        pytest.skip(f"shared SNMP recordings not found at {SHARED_SNMP.resolve()}")
+        pytest.skip(f"shared SNMP recordings not found at {SHARED_SNMP.resolve()}: the shared reference data folder next to the checkout, which CI provides")
     matched = match_profile(recording_identity(path))
     assert (matched.name if matched else None) == expected
 

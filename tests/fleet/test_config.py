@@ -63,3 +63,11 @@ def test_load_settings_toml_error_names_file(tmp_path: Path) -> None:
         other = tmp_path / "broken2.toml"
         other.write_text('port = "x"')
         load_settings(environ={}, config_file=other)
+
+
+def test_load_settings_ignores_tool_variables() -> None:
+    """The CLI's own variables (API URL and key, SNMP credentials, agent options) are not settings."""
+    settings = load_settings(environ={"PRINTFLEET_API_KEY": "pf_x_y", "PRINTFLEET_API_URL": "http://h",
+                                      "PRINTFLEET_SNMP_COMMUNITY": "c", "PRINTFLEET_AGENT_STATE": "/tmp/s",
+                                      "PRINTFLEET_TEST_DATABASE_URL": "postgresql://x"})
+    assert settings.port == 8080

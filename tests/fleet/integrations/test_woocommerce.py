@@ -117,7 +117,7 @@ def test_woocommerce_order_mapped_with_addons(shop: dict[str, Any]) -> None:
 
 def test_woocommerce_sample_order_mapped(shop: dict[str, Any]) -> None:
     if not SAMPLE.exists():
-        pytest.skip(f"the shared WooCommerce sample order is not present at {SAMPLE}")
+        pytest.skip(f"the shared WooCommerce sample order is not present at {SAMPLE} (the shared reference data folder next to the checkout, which CI provides)")
     document = json.loads(SAMPLE.read_text(encoding="utf-8"))
     response = deliver(shop, php_json(document), topic="order.updated")
     assert response.status_code == 200, response.text

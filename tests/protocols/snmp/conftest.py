@@ -68,6 +68,6 @@ def make_v3_target(simulator: SnmpSimulator) -> Any:
 @pytest.fixture(scope="session")
 def expected_librenms() -> dict[str, Any]:
     if not EXPECTED_LIBRENMS.exists():
-        pytest.skip(f"Shared SNMP data not found at {SHARED_SNMP.resolve()}; LibreNMS comparison needs ../shared.")
+        pytest.skip(f"Shared SNMP data not found at {SHARED_SNMP.resolve()}; the LibreNMS comparison reads the shared reference data folder next to the checkout, which CI provides.")
     data: dict[str, Any] = json.loads(EXPECTED_LIBRENMS.read_text())
     return data

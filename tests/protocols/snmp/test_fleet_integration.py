@@ -192,7 +192,7 @@ def test_register_snmp_object_matches_protocol(fleet: Running, account: Any, fie
 @pytest.mark.parametrize("name", LIBRENMS_NAMES)
 def test_register_librenms_recording(fleet: Running, account: Any, snmpsim: SnmpSimulator, name: str) -> None:
     if not EXPECTED_LIBRENMS.exists():
-        pytest.skip(f"Shared SNMP data not found at {SHARED_SNMP.resolve()}; LibreNMS recordings need ../shared.")
+        pytest.skip(f"Shared SNMP data not found at {SHARED_SNMP.resolve()}; the LibreNMS recordings come from the shared reference data folder next to the checkout, which CI provides.")
     expected = json.loads(EXPECTED_LIBRENMS.read_text())[name]
     _, client = account
 
