@@ -4,7 +4,7 @@ A printfleet server runs in its own process (Werkzeug threaded, SQLite); ``--pri
 CloudPRNT HTTP like real printers (poll, GET, DELETE) with a fixed interval and random phase; orders
 are sent through the REST API at random moments. For each order the script records the time from the
 201 answer to the end of the job download, and the time the server spent on the poll that announced
-the job plus the download itself (the server-side share; loopback adds well under a millisecond).
+the job plus the download itself (the server-side share, from the ``Server-Timing`` headers).
 
     python bench/dispatch_latency.py [--printers 20] [--orders 60] [--interval 2]
 """
@@ -25,6 +25,12 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def server_seconds(response: requests.Response) -> float:
+    """Time the server spent on ``response``, from its ``Server-Timing: app;dur=<ms>`` header."""
+    timing = response.headers.get("Server-Timing", "app;dur=nan")
+    return float(timing.split("dur=")[1]) / 1000
+
+
 class Poller(threading.Thread):
     def __init__(self, url: str, mac: str, interval: float, stop: threading.Event, results: dict[str, tuple[float, float]]):
         super().__init__(daemon=True)
@@ -37,16 +43,14 @@ class Poller(threading.Thread):
                                  {"request": "Encodings", "result": "image/png; text/plain"}]}
         self.stop.wait(random.uniform(0, self.interval))
         while not self.stop.is_set():
-            started = time.perf_counter()
-            answer = self.http.post(self.url, json=body, timeout=10).json()
-            poll_seconds = time.perf_counter() - started
+            reply = self.http.post(self.url, json=body, timeout=10)
+            answer = reply.json()
             body.pop("clientAction", None)
             if answer.get("jobReady"):
                 token = answer["jobToken"]
-                fetch_started = time.perf_counter()
                 job = self.http.get(self.url, params={"type": "text/plain", "mac": self.mac, "token": token}, timeout=10)
                 done = time.perf_counter()
-                self.results[token] = (done, poll_seconds + (done - fetch_started))
+                self.results[token] = (done, server_seconds(reply) + server_seconds(job))
                 self.http.delete(self.url, params={"mac": self.mac, "token": token, "code": "200 OK"}, timeout=10)
                 assert job.status_code == 200
             self.stop.wait(self.interval)
@@ -88,9 +92,11 @@ def main() -> None:
     time.sleep(args.interval * 2)  # every printer has answered its client actions
 
     created: list[tuple[int, float]] = []
-    for _ in range(args.orders):
-        time.sleep(random.uniform(0.05, 0.3))
-        printer = random.choice(printers)
+    for number in range(args.orders):
+        # Round robin, so a printer gets its next order only after its last one was fetched and the
+        # latency measures the poll wait, not a queue of several orders on one printer.
+        time.sleep(max(args.interval * 1.5 / len(printers), 0.05) + random.uniform(0, 0.1))
+        printer = printers[number % len(printers)]
         response = api.post(f"{base}/api/v1/orders", json={
             "printer_id": printer["id"], "items": [{"name": "Soup", "quantity": 1, "unit_price": "4.00"}],
             "customer": {"name": "A"}, "currency": "EUR", "total": "4.00"}, timeout=10)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 from sqlalchemy import select
 
 from fleet import dispatch, health, printers
@@ -30,6 +31,20 @@ from protocols.cloudprnt_status import (StatusCode, asb_conditions, code_conditi
 log = logging.getLogger(__name__)
 
 bp = Blueprint("cloudprnt", __name__, url_prefix="/cloudprnt")
+
+
+@bp.before_request
+def _start_timer() -> None:
+    g.cloudprnt_started = time.perf_counter()
+
+
+@bp.after_request
+def _server_timing(response: Response) -> Response:
+    """Report the time spent in the server (``Server-Timing: app;dur=<ms>``), for operators and benchmarks."""
+    started = g.get("cloudprnt_started")
+    if started is not None:
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return response
 
 #: Client actions asked on first contact and then every ``client_info_interval_seconds``.
 CLIENT_ACTIONS = ("ClientType", "ClientVersion", "Encodings", "GetPollInterval", "PageInfo")
