@@ -26,6 +26,7 @@ SERVER_SETTINGS: dict[str, tuple[str, ...]] = {
     "require_decision": (),
     "poll_interval_seconds": (),
     "cloudprnt_mqtt": ("cloudprnt", "cloudprnt_mqtt"),
+    "emulation": ("cloudprnt",),
     "sdp_digest_auth": ("epson_sdp",),
     "sdp_devid": ("epson_sdp",),
 }

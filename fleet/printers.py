@@ -34,6 +34,7 @@ DEFAULT_PRINT_SETTINGS: dict[str, Any] = {
     "footer": None,
     "require_decision": True,
     "cloudprnt_mqtt": "off",
+    "emulation": "star",
     "sdp_digest_auth": False,
     "sdp_devid": "local_printer",
 }
@@ -75,6 +76,8 @@ def validate_print_settings(changes: dict[str, Any], base: dict[str, Any] | None
             raise InvalidInput(field, f"{key}={value!r} is invalid; use true or false")
         if key in ("header", "footer") and value is not None and (not isinstance(value, str) or len(value) > _TEXT_LIMIT):
             raise InvalidInput(field, f"{key} must be text of at most {_TEXT_LIMIT} characters or null")
+        if key == "emulation" and value not in ("star", "escpos"):
+            raise InvalidInput(field, f"emulation={value!r} is invalid; use star or escpos")
         if key == "cloudprnt_mqtt" and value not in ("off", "trigger", "full"):
             raise InvalidInput(field, f"cloudprnt_mqtt={value!r} is invalid; use off, trigger or full")
         if key == "sdp_devid" and (not isinstance(value, str) or not _DEVID.fullmatch(value)):

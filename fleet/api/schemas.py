@@ -87,6 +87,8 @@ class PrinterSettingsIn(Strict):
     footer: str | None = Field(default=None, max_length=2000)
     require_decision: StrictBool | None = None
     cloudprnt_mqtt: Literal["off", "trigger", "full"] | None = None
+    emulation: Literal["star", "escpos"] | None = Field(
+        default=None, description="escpos: offer ESC/POS bytes first to a CloudPRNT printer in ESC/POS emulation")
     sdp_digest_auth: StrictBool | None = None
     sdp_devid: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,30}$")
 

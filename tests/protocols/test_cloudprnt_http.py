@@ -699,3 +699,25 @@ def test_simulator_dropped_confirmation_left_unconfirmed(database_url: str, inst
     assert order["status"] == "printed"
     printed_events = [event for event in order["history"] if event["event"] == "job_printed"]
     assert [event["detail"].get("late") for event in printed_events] == [True]
+
+
+def test_escpos_emulation_gets_escpos_bytes(ready_shop: Shop) -> None:
+    """A printer set to ESC/POS emulation is offered ESC/POS first; accented text arrives in CP858, no control bytes from customers."""
+    patched = ready_shop.client.patch(f"{ready_shop.base}/api/v1/printers/{ready_shop.printer['id']}",
+                                      json={"settings": {"emulation": "escpos"}}, timeout=10)
+    assert patched.status_code == 200, patched.text
+    order_id = ready_shop.send_order(notes="Sans gluten \u001b@ merci")
+
+    reply = ready_shop.poll().json()
+    assert reply["jobReady"] is True, reply
+    assert reply["mediaTypes"][0] == "application/octet-stream"
+    response = requests.get(ready_shop.job_url(f"type=application%2Foctet-stream&mac={MAC}&token={reply['jobToken']}"),
+                            timeout=30)
+
+    assert response.status_code == 200, response.text
+    assert response.content.startswith(b"\x1b@")
+    assert "Crème brûlée".encode("cp858") in response.content
+    assert "Zoë Müller".encode("cp858") in response.content
+    assert b"Sans gluten @ merci" in response.content
+    assert response.content.count(b"\x1b@") == 1
+    assert only_job(ready_shop.order(order_id))["media_type"] == "application/octet-stream"
