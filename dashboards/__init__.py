@@ -20,8 +20,8 @@ LIVE_KEY = "dashboard_live"
 
 def init_dashboards(app: Flask, container: Services, start_workers: bool) -> SocketIO:
     """Register the pages, set up sessions and Socket.IO, and relay bus events to the sockets."""
-    from dashboards import (auth_views, customer, fleet_views, order_views, remote_views,  # noqa: F401  (routes)
-                            support_views)
+    from dashboards import (auth_views, bulk_views, customer, fleet_views, order_views,  # noqa: F401  (routes)
+                            remote_views, support_views)
     from dashboards.blueprint import bp, customer_bp
     from dashboards.live import LiveUpdates
 

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 #: Event name prefixes relayed to dashboards; others (outbox, MQTT internals) stay in the process.
 RELAYED_PREFIXES = ("order.", "job.", "printer.", "settings.", "bulk.")
+#: Internal events relayed under a dashboard name: an agent's settings report over the device
+#: protocol is what clears the drift on the printer page.
+RENAMED_EVENTS = {"mqtt.settings_reported": "settings.reported"}
 #: Events waiting for the relay thread; beyond this they are dropped and logged.
 MAX_BACKLOG = 10_000
 _STOP = object()
@@ -84,6 +87,8 @@ class LiveUpdates:
 
     def handle(self, event: Event) -> None:
         """Bus handler: queue ``event`` for the relay thread (or relay it now without one)."""
+        if event.name in RENAMED_EVENTS:
+            event = Event(RENAMED_EVENTS[event.name], event.account_id, {**event.data, "source": event.name})
         if not event.name.startswith(RELAYED_PREFIXES) or event.account_id is None:
             return
         if self._thread is None:
