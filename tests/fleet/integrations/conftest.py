@@ -1,3 +1,3 @@
 """The integration tests share the notification tests' module-scoped databases and peers."""
 
-from tests.fleet.notifications.conftest import module_database_url, module_smtp  # noqa: F401 (fixtures)
+from tests.fleet.notifications.conftest import module_smtp  # noqa: F401 (fixtures)
