@@ -41,7 +41,7 @@ _PRINTABLE_ORDER_STATES = (OrderState.PENDING, OrderState.PRINTING, OrderState.P
 
 
 def mark_offered(session: Session, job: Job, now: datetime | None = None) -> None:
-    """Record that the printer was told ``job`` is ready (queued → offered; no-op otherwise)."""
+    """Record that ``job`` was announced to its printer (queued → offered; no-op otherwise)."""
     now = now or utcnow()
     result = session.execute(
         update(Job).where(Job.id == job.id, Job.state == JobState.QUEUED).values(state=JobState.OFFERED, offered_at=now)
@@ -133,7 +133,7 @@ def confirm_job(session: Session, printer: Printer, token: str, success: bool, c
     """Record the printer's result for the job with ``token``; idempotent.
 
     ``success`` completes a fetched or unconfirmed job (a late confirmation still counts). A failure
-    marks it failed, unless ``retry`` says the printer never got the data (download timeout), in
+    marks it failed, unless ``retry`` indicates the printer never got the data (download timeout), in
     which case the job goes back to the queue. Returns None for an unknown token.
     """
     now = now or utcnow()

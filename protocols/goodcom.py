@@ -69,7 +69,7 @@ def encode_order(order: Order, res_id: str, local_zone: ZoneInfo | None = None) 
 
 
 def message(text: str) -> str:
-    """A ``#!*P*`` message the printer prints instead of an order."""
+    """Return ``text`` as a ``#!*P*`` message, which the printer prints instead of an order."""
     return f"#!*P*{escape_value(text)}\r\n"
 
 
