@@ -44,6 +44,9 @@ class DeviceProtocol:
     def __init__(self, services: Services, bridge: MqttBridge) -> None:
         self.services = services
         self.bridge = bridge
+        #: Last health each device reported and was stored, by device id, with its printer id. A report
+        #: that repeats it only refreshes the printer's last-seen time; no transaction is opened.
+        self._stored_health: dict[str, tuple[int, HealthMessage]] = {}
 
     def attach(self) -> None:
         for name in DEVICE_MODELS:
@@ -62,6 +65,15 @@ class DeviceProtocol:
         message = parse_device_message(DEVICE_MODELS[name], payload, device_id, topic)
         if message is None:
             return
+        if isinstance(message, HealthMessage):
+            stored = self._stored_health.get(device_id)
+            if stored is not None and stored[1] == message:
+                self.services.presence.touch(stored[0])
+                log.debug("health unchanged device=%s printer=%s", device_id, stored[0])
+                return
+        else:
+            # Birth, will and the rest may change the printer's health, so the next report is stored again.
+            self._stored_health.pop(device_id, None)
         with self.services.db.session() as session:
             printer = find_device(session, device_id)
             if printer is None:
@@ -74,6 +86,8 @@ class DeviceProtocol:
             else:
                 ack = None
                 follow_up = self._apply(session, printer, message)
+        if isinstance(message, HealthMessage):
+            self._stored_health[device_id] = (printer_id, message)
         if ack is not None:
             self.bridge.publish(*ack)
         if follow_up == "push":
