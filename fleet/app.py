@@ -23,6 +23,9 @@ from fleet.web import EXTENSION_KEY, install_error_handlers
 
 log = logging.getLogger(__name__)
 
+#: Where the dashboards blueprint serves the vendored Swagger UI files.
+SWAGGER_UI = "/dashboard/static/vendor/swagger-ui"
+
 
 def configure_logging(level: str) -> None:
     """Log to stderr with timestamps; python-escpos configures the root logger at import, so do it first."""
@@ -57,6 +60,10 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
     app.config.update(
         SECRET_KEY=settings.secret_key or os.urandom(32).hex(),
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # Swagger UI from the npm lockfile, served locally, so /api/v1/docs works without internet access.
+        SWAGGER_UI_CSS=f"{SWAGGER_UI}/swagger-ui.css",
+        SWAGGER_UI_BUNDLE_JS=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+        SWAGGER_UI_STANDALONE_PRESET_JS=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
         JSON_SORT_KEYS=False,
         INFO={"description": "Send orders to printers, follow them through printing and the staff's decision, "
                              "and manage the printers. Authenticate with `Authorization: Bearer <api key>`."},

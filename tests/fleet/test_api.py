@@ -234,7 +234,14 @@ def test_openapi_document_lists_the_contract(instance: Running) -> None:
         assert path in paths
     assert not any(path.startswith("/cloudprnt") for path in paths)
     assert "bearer" in str(spec["components"]["securitySchemes"]).lower()
-    assert requests.get(f"{instance.url}/api/v1/docs", timeout=10).status_code == 200
+    docs = requests.get(f"{instance.url}/api/v1/docs", timeout=10)
+    assert docs.status_code == 200
+    assert "cdn." not in docs.text, "the docs page must work without internet access"
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+        assert f"/dashboard/static/vendor/swagger-ui/{asset}" in docs.text
+        served = requests.get(f"{instance.url}/dashboard/static/vendor/swagger-ui/{asset}", timeout=10)
+        assert served.status_code == 200
+        assert len(served.content) > 10_000
 
 
 def test_control_characters_stripped_at_intake(instance: Running) -> None:
