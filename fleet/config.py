@@ -45,6 +45,10 @@ class Settings(BaseModel):
     client_info_interval_seconds: int = Field(default=3600, ge=10)
     #: Poll interval assumed for a printer until it reports its own, in seconds.
     default_poll_interval_seconds: int = Field(default=5, ge=1, le=3600)
+    #: REST API requests per second allowed per API key (or per address without one); more get 429.
+    api_rate_per_second: float = Field(default=20.0, gt=0)
+    #: Requests an API caller may send at once before the per-second rate applies.
+    api_rate_burst: int = Field(default=100, ge=1)
     #: Largest request body accepted, in bytes; larger bodies get 413.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 

@@ -103,7 +103,9 @@ class Running:
 
 
 def start_instance(database_url: str, **overrides: Any) -> Running:
-    config = {"database_url": database_url, "env": "test", "default_poll_interval_seconds": 2, **overrides}
+    # Tests poll the API in tight loops; the rate limit has its own test with its own low setting.
+    config = {"database_url": database_url, "env": "test", "default_poll_interval_seconds": 2,
+              "api_rate_per_second": 10_000, **overrides}
     app = create_app(config)
     server = ServerThread(app).start()
     return Running(app, server, app.extensions[EXTENSION_KEY])

@@ -282,3 +282,17 @@ def test_device_credentials_issued_once_and_rotated(instance: Running) -> None:
     refused = client.post(f"{instance.url}/api/v1/printers/{goodcom['id']}/device-credentials")
     assert refused.status_code == 422
     assert "does not log in to MQTT" in refused.json()["error"]["message"]
+
+
+def test_rate_limit_answers_429_with_retry_after(database_url: str, instance_factory: Any) -> None:
+    limited = instance_factory(database_url, api_rate_per_second=1, api_rate_burst=3)
+    _, client = limited.new_account()
+    statuses = [client.get(f"{limited.url}/api/v1/orders").status_code for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200]
+    assert 429 in statuses[3:]
+    refused = client.get(f"{limited.url}/api/v1/orders")
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.json()["error"]["code"] == "rate_limited"
+    _, other = limited.new_account("Other shop")
+    assert other.get(f"{limited.url}/api/v1/orders").status_code == 200
