@@ -103,6 +103,19 @@ class CloudPrntMqtt:
         log.info("cloudprnt print-job published job=%s printer=%s type=url media=%s", job.id, printer.id, media_type)
         return message
 
+    def request_status(self, printer: Printer) -> str:
+        """Ask the printer for its status now: ``request-client-status`` in full mode, a poll in trigger mode.
+
+        Returns the MQTT method published, or raises ValueError when MQTT is off for the printer.
+        """
+        mode = mqtt_mode(printer)
+        if mode == "off" or not printer.mac:
+            raise ValueError(f"CloudPRNT over MQTT is off for printer {printer.id}")
+        method = "request-client-status" if mode == "full" else "request-post"
+        self.bridge.publish(topics.cloudprnt_to_device(printer.mac, method), {"title": method})
+        log.info("status requested printer=%s mac=%s method=%s", printer.id, printer.mac, method)
+        return method
+
     def order_client_action(self, mac: str, requests: tuple[str, ...] = CLIENT_ACTIONS) -> None:
         body = {"title": "order-client-action", "clientAction": [{"request": name, "options": ""} for name in requests]}
         self.bridge.publish(topics.cloudprnt_to_device(mac, "order-client-action"), body)

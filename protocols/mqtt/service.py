@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from fleet.events import Event
 from fleet.models import Printer
+from fleet.remote import CommandOutcome, CommandRequest, get_registry
 from fleet.mqtt_devices import DeviceIdentity, verify_login
 from fleet.services import Services
 from protocols.mqtt.bridge import BrokerAddress, MqttBridge
@@ -75,7 +76,22 @@ class MqttService:
         bus.subscribe("job.queued", self._on_job_queued)
         bus.subscribe("mqtt.desired", self._on_desired)
         bus.subscribe("mqtt.command", self._on_command)
+        get_registry(self.services).register_command("cloudprnt_mqtt", "status", self._cloudprnt_status)
         self.bridge.start()
+
+    def _cloudprnt_status(self, request: CommandRequest) -> CommandOutcome:
+        """Remote command ``status`` for CloudPRNT printers reached over MQTT."""
+        with self.services.read_db.session() as session:
+            printer = session.get(Printer, request.printer.id)
+            if printer is None:
+                return CommandOutcome("failed", f"printer {request.printer.id} no longer exists")
+            session.expunge(printer)
+        try:
+            method = self.cloudprnt.request_status(printer)
+        except ValueError as err:
+            return CommandOutcome("failed", str(err))
+        return CommandOutcome("sent", f"published {method}; the printer reports its status in the next moments",
+                              {"method": method})
 
     def stop(self) -> None:
         self.bridge.stop()

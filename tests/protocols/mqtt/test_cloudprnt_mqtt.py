@@ -202,3 +202,20 @@ def test_full_mode_raw_text_job(mqtt_server: MqttServer) -> None:
               "statusCode": "200%20OK"}
     client.publish(f"star/cloudprnt/to-server/{mac}/print-result", result)
     wait_until(lambda: _order_status(mqtt_server, order_id) == "printed", WAIT)
+
+
+def test_status_command_publishes_client_status_request(mqtt_server: MqttServer) -> None:
+    """The remote command ``status`` reaches a full-mode printer as ``request-client-status``."""
+    mac = "00:11:62:aa:bb:dd"
+    printer = mqtt_server.register("cloudprnt", mac=mac, settings={"cloudprnt_mqtt": "full"})
+    client = _printer_client(mqtt_server, _setting(printer, mac).json())
+    assert client.subscribe(f"star/cloudprnt/to-device/{mac}/#") == 1
+
+    response = mqtt_server.client.post(f"{mqtt_server.url}/api/v1/printers/{printer['id']}/commands",
+                                       json={"command": "status"}, timeout=10)
+
+    assert response.status_code in (200, 202), response.text
+    topic, body = client.wait_message(lambda topic, _body: topic.endswith("/request-client-status"))
+    assert topic == f"star/cloudprnt/to-device/{mac}/request-client-status"
+    assert body == {"title": "request-client-status"}
+    client.close()
