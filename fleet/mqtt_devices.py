@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Commands a device of the printfleet device protocol understands.
-COMMANDS = ("test_print", "reboot", "apply_settings")
+COMMANDS = ("test_print", "reboot", "status", "identify", "apply_settings")
 
 
 @dataclass(frozen=True)

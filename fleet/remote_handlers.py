@@ -34,7 +34,8 @@ def install_remote_handlers(services: Services) -> RemoteRegistry:
         registry.register_setting_applier("snmp", apply_snmp_settings)
         registry.register_command("snmp", "reboot", reboot_over_snmp)
     registry.register_setting_applier("device_shadow", push_device_shadow)
-    registry.register_command("device_mqtt", "reboot", command_over_device_protocol)
+    for command in ("reboot", "status", "identify"):
+        registry.register_command("device_mqtt", command, command_over_device_protocol)
     services.bus.subscribe("mqtt.settings_reported", lambda event: _settle_after_report(services, event))
     return registry
 

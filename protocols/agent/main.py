@@ -291,6 +291,14 @@ class Agent:
                 self.printer.print_bytes(_test_page(self.config.device_id))
             except (PrinterUnreachable, PrintInterrupted) as err:
                 ok, detail = False, {"error": str(err)[:200]}
+        elif name == "status":
+            status = self._report_health(force=True)
+            detail = {"online": status.online, "conditions": sorted(status.conditions)}
+        elif name == "identify":
+            try:
+                self.printer.print_bytes(_identify_page(self.config.device_id))
+            except (PrinterUnreachable, PrintInterrupted) as err:
+                ok, detail = False, {"error": str(err)[:200]}
         elif name == "apply_settings":
             settings = params.get("settings") if isinstance(params.get("settings"), dict) else {}
             self._apply_settings({**self.state.settings, **settings}, self.state.settings_version)
@@ -350,6 +358,12 @@ class Agent:
             self._on_job(response.json())
         elif response.status_code != 204:
             log.warning("agent http poll rejected device=%s status=%s", self.config.device_id, response.status_code)
+
+
+def _identify_page(device_id: str) -> bytes:
+    """A short ticket in double size that tells staff which printer this agent drives."""
+    text = f"printfleet\n{device_id}\n\n\n"
+    return b"\x1b@\x1d!\x11" + text.encode("ascii", "replace") + b"\x1d!\x00\x1dV\x01"
 
 
 def _test_page(device_id: str) -> bytes:

@@ -240,3 +240,20 @@ def test_device_payload_rejected(mqtt_server: MqttServer, caplog: pytest.LogCapt
     assert after.online == before.online
     assert after.conditions == before.conditions
     assert after.health_detail == before.health_detail
+
+
+def test_agent_status_and_identify_commands(mqtt_server: MqttServer, station: Station) -> None:
+    """``status`` makes the agent report health now; ``identify`` prints a ticket naming the device."""
+    with mqtt_server.services.db.session() as session:
+        printer = session.get(Printer, station.printer_id)
+        assert printer is not None
+        status_id = send_command(session, printer, "status").command_id
+        identify_id = send_command(session, printer, "identify").command_id
+
+    def state(command_id: str) -> str:
+        with mqtt_server.services.db.session() as session:
+            return session.query(MqttCommand.state).filter(MqttCommand.command_id == command_id).scalar()
+
+    wait_until(lambda: state(status_id) == "done" and state(identify_id) == "done", WAIT)
+    device_id = mqtt_server.credentials(station.printer_id).username
+    assert station.simulator.wait_for(lambda: device_id in station.printed_text(), WAIT)
