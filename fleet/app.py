@@ -86,6 +86,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
     from fleet.remote_handlers import install_remote_handlers
 
     install_remote_handlers(container)
+    from protocols.cloudprnt_actions import install as install_cloudprnt_actions
+
+    install_cloudprnt_actions(container)
     bus.subscribe("printer.", container.printer_cache.on_event)
     bus.subscribe("job.queued", container.work_index.on_event)
 

@@ -21,6 +21,7 @@ from fleet import printers
 from fleet.models import utcnow
 from fleet.poll_cache import PrinterSnapshot
 from fleet.services import Services
+from protocols.cloudprnt_actions import pending_actions
 from protocols.cloudprnt_http import NO_CACHE, is_unchanged, read_status
 from protocols.cloudprnt_status import to_bool
 
@@ -60,7 +61,7 @@ class IdlePollFastPath:
         raw = environ["wsgi.input"].read(length)
         environ["wsgi.input"] = io.BytesIO(raw)
         snapshot, body = self._idle_snapshot(raw, device_key)
-        if snapshot is None or body is None:
+        if snapshot is None or body is None or pending_actions(self.services).has(snapshot.id):
             return False
         now = utcnow()
         interval = timedelta(seconds=self.services.settings.client_info_interval_seconds)

@@ -26,6 +26,7 @@ from fleet.poll_cache import PrinterSnapshot
 from fleet.rendering import PRODUCIBLE, UnsupportedMediaType, job_document, offered_media_types, receipt_profile, render
 from fleet.states import JobState
 from fleet.web import base_url, services
+from protocols import cloudprnt_actions
 from protocols.cloudprnt_status import (StatusCode, asb_conditions, code_conditions, parse_asb, parse_status_code,
                                         to_bool)
 
@@ -137,6 +138,8 @@ def poll(device_key: str) -> Response:
         return _json({"jobReady": False})
 
     container.presence.touch(snapshot.id, now)
+    if cloudprnt_actions.pending_actions(container).has(snapshot.id):
+        cloudprnt_actions.confirm_from_poll(container, snapshot.id, body)
     snapshot = _record_status(snapshot, body, now)
     return _json(_poll_answer(snapshot, body, now))
 
@@ -202,6 +205,11 @@ def _client_action_answers(raw: object) -> dict[str, Any]:
 
 def _poll_answer(printer: PrinterSnapshot, body: dict[str, Any], now: datetime) -> dict[str, Any]:
     container = services()
+    settings_actions = cloudprnt_actions.poll_actions(container, printer.id)
+    if settings_actions:
+        log.info("sending settings as client actions printer=%s requests=%s", printer.id,
+                 ",".join(action["request"] for action in settings_actions))
+        return {"jobReady": False, "clientAction": settings_actions}
     interval = timedelta(seconds=container.settings.client_info_interval_seconds)
     if _ledger().should_ask(printer, interval, now):
         # A response with client actions makes the printer run them and poll again at once,

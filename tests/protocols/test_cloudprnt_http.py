@@ -721,3 +721,27 @@ def test_escpos_emulation_gets_escpos_bytes(ready_shop: Shop) -> None:
     assert b"Sans gluten @ merci" in response.content
     assert response.content.count(b"\x1b@") == 1
     assert only_job(ready_shop.order(order_id))["media_type"] == "application/octet-stream"
+
+
+def test_server_id_setting_sent_as_set_id(shop: Shop, simulators: list[CloudPrntSimulator]) -> None:
+    """A device-side setting applied by a client action reaches the printer on its next poll and is confirmed."""
+    simulator = CloudPrntSimulator(shop.url, MAC, poll_interval=0.2)
+    simulators.append(simulator)
+    simulator.start()
+    wait_until(lambda: shop.printer_view()["client_info"].get("ClientType") == "Star mC-Print3", WAIT)
+
+    path = f"{shop.base}/api/v1/printers/{shop.printer['id']}/settings"
+    changed = shop.client.patch(path, json={"settings": {"server_id": "kitchen-1"}}, timeout=10)
+    assert changed.status_code == 200, changed.text
+
+    assert simulator.wait_for(lambda: simulator.unique_id == "kitchen-1", WAIT)
+
+    def confirmed() -> dict[str, Any] | None:
+        view: dict[str, Any] = shop.client.get(path, timeout=10).json()
+        return view if view["reported"].get("server_id") == "kitchen-1" else None
+
+    view = wait_until(confirmed, WAIT)
+    assert "server_id" not in view["drift"]
+    entry = next(item for item in view["settings"] if item["name"] == "server_id")
+    assert entry["state"] == "confirmed"
+    assert entry["desired"] == "kitchen-1"
