@@ -76,7 +76,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
     bus = EventBus()
     bus.attach(db.sessions)
     container = Services(settings=settings, db=db, bus=bus, presence=Presence(),
-                         outbox=OutboxWorker(db, settings), read_db=read_db,
+                         outbox=OutboxWorker(db, settings, read_db=read_db), read_db=read_db,
                          printer_cache=PrinterCache(), work_index=WorkIndex(read_db))
     app.extensions[EXTENSION_KEY] = container
     install_error_handlers(app)

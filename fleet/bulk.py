@@ -176,12 +176,19 @@ class BulkRunner:
         for printer_id in pending:
             delay = next_start - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
-                log.info("bulk operation interrupted bulk=%s; it stays running", operation_id)
+                self._requeue(operation_id)
                 return
             next_start = max(next_start + interval, time.monotonic())
             result = self._handle_printer(operation_id, printer_id)
             self._store_result(operation_id, account_id, printer_id, result)
         self._finish(operation_id)
+
+    def _requeue(self, operation_id: int) -> None:
+        """Put an interrupted operation back in the queue; its printers still pending run after a restart."""
+        with self.services.db.session() as session:
+            session.execute(update(BulkOperation).where(BulkOperation.id == operation_id,
+                                                        BulkOperation.state == "running").values(state="queued"))
+        log.info("bulk operation interrupted bulk=%s; queued again for the pending printers", operation_id)
 
     def _handle_printer(self, operation_id: int, printer_id: int) -> PrinterResult:
         try:

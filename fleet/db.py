@@ -8,6 +8,7 @@ while an immediate write lock queues writers behind the busy timeout instead.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,6 +66,16 @@ def upgrade(engine: Engine) -> None:
     log.info("database schema upgraded url=%s", engine.url.render_as_string(hide_password=True))
 
 
+_WRITER_LOCKS: dict[str, threading.RLock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(url: str) -> threading.RLock:
+    """One lock per SQLite file in this process, shared by every Database on that file."""
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(url, threading.RLock())
+
+
 class Database:
     """Owns the engine and the session factory of one service instance."""
 
@@ -72,6 +83,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url, write_lock)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time, and a writer that finds the file locked sleeps in growing
+        # steps (1, 2, 5, 10 ms, ...) before it retries. Writers of this process queue on a Python
+        # lock instead, so the next one starts as soon as the last commits. Other processes still
+        # wait through SQLite's busy timeout.
+        self._writers = _writer_lock(url) if write_lock and self.engine.dialect.name == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -80,6 +96,8 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Yield a session inside one transaction: committed on success, rolled back on error."""
+        if self._writers is not None:
+            self._writers.acquire()
         session = self.sessions()
         try:
             yield session
@@ -89,6 +107,8 @@ class Database:
             raise
         finally:
             session.close()
+            if self._writers is not None:
+                self._writers.release()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -151,10 +151,15 @@ def confirm_job(session: Session, printer: Printer, token: str, success: bool, c
     job.result_code = code
     if success:
         job.state = JobState.PRINTED
-    elif retry:
+    elif retry and _may_requeue(job, was):
         job.state = JobState.QUEUED
         job.fetched_at = None
+    elif retry and was == JobState.FETCHED:
+        # The order was rejected or withdrawn meanwhile, so the job it no longer needs is withdrawn too.
+        job.state = JobState.CANCELLED
     else:
+        # Also a late download failure of an unconfirmed job: a person may have reprinted it already,
+        # so it is never queued again on its own.
         job.state = JobState.FAILED
     if job.state != JobState.QUEUED:
         job.finished_at = now
@@ -166,6 +171,19 @@ def confirm_job(session: Session, printer: Printer, token: str, success: bool, c
                                source="printer", detail={"code": code, "late": was == JobState.UNCONFIRMED}))
         _advance_order(session, job, now)
     return job
+
+
+def _may_requeue(job: Job, was: str) -> bool:
+    """A download failure puts a job back only while it is freshly fetched and its order still wants it:
+    not cancelled or expired, and not rejected unless a person asked for this print after the rejection."""
+    if was != JobState.FETCHED:
+        return False
+    if job.order is None:
+        return True
+    status = OrderState(job.order.status)
+    if status in (OrderState.CANCELLED, OrderState.EXPIRED):
+        return False
+    return status != OrderState.REJECTED or job.kind == "reprint"
 
 
 def _advance_order(session: Session, job: Job, now: datetime) -> None:

@@ -101,13 +101,32 @@ def cloudprnt_credentials(session: Session, printer: Printer) -> Credentials:
     return issue_credentials(session, printer, cloudprnt_password(printer))
 
 
+def mac_shared_over_mqtt(session: Session, printer: Printer) -> bool:
+    """True when a CloudPRNT printer of another account with MQTT on has the same MAC.
+
+    CloudPRNT MQTT topics are named by MAC alone, so such a MAC cannot tell the two printers apart:
+    neither gets a broker login or MQTT messages until an operator removes one of them. Over HTTP the
+    account's device key tells them apart, so HTTP polling keeps working.
+    """
+    if printer.protocol != "cloudprnt" or not printer.mac:
+        return False
+    others = session.scalars(select(Printer).where(Printer.mac == printer.mac, Printer.protocol == "cloudprnt",
+                                                   Printer.account_id != printer.account_id,
+                                                   Printer.deleted_at.is_(None)))
+    shared = any((other.settings or {}).get("cloudprnt_mqtt", "off") != "off" for other in others)
+    if shared:
+        log.warning("cloudprnt MAC used over MQTT by another account printer=%s mac=%s; MQTT refused for it",
+                    printer.id, printer.mac)
+    return shared
+
+
 def verify_login(session: Session, username: str, password: str) -> DeviceIdentity | None:
     """Return the identity behind a broker login, or None for an unknown user, a wrong password or a retired printer."""
     row = session.scalars(select(MqttCredential).where(MqttCredential.username == username)).first()
     if row is None or not check_device_password(row.password_hash, password):
         return None
     printer = row.printer
-    if printer.deleted_at is not None:
+    if printer.deleted_at is not None or mac_shared_over_mqtt(session, printer):
         return None
     topic_id = printer.mac if printer.protocol == "cloudprnt" and printer.mac else row.username
     return DeviceIdentity(row.username, printer.id, printer.protocol, topic_id)

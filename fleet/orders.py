@@ -286,8 +286,12 @@ def reprint_order(session: Session, order: Order, source: str, now: datetime | N
     _lock(session, order)
     _require(order, "reprint")
     now = now or utcnow()
+    if order.printer.deleted_at is not None:
+        raise StateConflict(f"order {order.id} was for printer {order.printer_id}, which is retired; "
+                            "send the order again to another printer", order.status, [])
+    # A reprint gets a fresh waiting time, or an order older than its expiry would never be offered.
+    order.expires_at = max(order.expires_at, now + (order.expires_at - order.created_at))
     if order.status in (OrderState.FAILED, OrderState.EXPIRED):
-        order.expires_at = now + (order.expires_at - order.created_at)
         transition(session, order, OrderState.PENDING, source, now, reason="reprint")
     job = add_job(session, order, order.printer, now, kind="reprint")
     session.add(OrderEvent(order_id=order.id, job_id=job.id, at=now, event="reprint_requested", source=source))

@@ -325,6 +325,7 @@ def _confirm(device_key: str) -> Response:
 def server_setting(device_key: str) -> Response:
     """Server-setting GET of MQTT-capable printers: the broker and its login when the printer's
     ``cloudprnt_mqtt`` is ``trigger`` or ``full``; 404 (this server speaks HTTP only) otherwise."""
+    from fleet.mqtt_devices import mac_shared_over_mqtt
     from protocols.mqtt.cloudprnt_mqtt import mqtt_mode, server_setting_document
 
     container = services()
@@ -335,7 +336,7 @@ def server_setting(device_key: str) -> Response:
     with container.db.session() as session:
         account = _account(session, device_key)
         printer = printers.find_by_mac(session, account.id, mac) if account is not None else None
-        if printer is None or mqtt_mode(printer) == "off":
+        if printer is None or mqtt_mode(printer) == "off" or mac_shared_over_mqtt(session, printer):
             return _error(404, "CloudPRNT over MQTT is off for this printer; it keeps polling over HTTP")
         host = mqtt.public.host or urlsplit(base_url()).hostname or "localhost"
         body = server_setting_document(session, printer, host, mqtt.public.port)

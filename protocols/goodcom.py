@@ -9,6 +9,7 @@ Accepted|Rejected&m=<message or reason>&dt=<HH:MM>&u=&p=`` is staff's decision o
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -120,16 +121,19 @@ def _zone(account: Account) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+#: ``dt`` as printers send it: ``HH:MM`` or ``HH:MM:SS``.
+_CLOCK_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::\d{2})?$")
+
+
 def _parse_eta(raw: str, now: datetime, zone: ZoneInfo | None = None) -> datetime | None:
     """Turn ``dt`` (``HH:MM`` or ``HH:MM:SS`` on the printer's clock, which runs in the shop's time zone)
     into the next such moment after ``now``, in UTC."""
-    parts = raw.strip().split(":")
-    if len(parts) < 2:
+    match = _CLOCK_TIME.match(raw.strip())
+    if match is None:
         return None
     local_now = now.astimezone(zone or ZoneInfo("UTC"))
     try:
-        hour, minute = int(parts[0]), int(parts[1])
-        candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        candidate = local_now.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
     except ValueError:
         return None
     if candidate < local_now - timedelta(minutes=5):

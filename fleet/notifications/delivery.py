@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -38,11 +39,20 @@ def backoff(attempt: int, settings: Settings) -> timedelta:
     return timedelta(seconds=min(seconds, settings.outbox_max_backoff_seconds))
 
 
+def _due(now: datetime) -> Any:
+    return (((OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now))
+            | ((OutboxMessage.state == "sending") & (OutboxMessage.lease_until <= now)))
+
+
+def any_due(session: Session, now: datetime) -> bool:
+    """True when at least one message is due or its lease has run out."""
+    return session.scalars(select(OutboxMessage.id).where(_due(now)).limit(1)).first() is not None
+
+
 def lease_due(session: Session, now: datetime, limit: int = 20) -> list[int]:
     due = (
         select(OutboxMessage.id)
-        .where(((OutboxMessage.state == "pending") & (OutboxMessage.next_attempt_at <= now))
-               | ((OutboxMessage.state == "sending") & (OutboxMessage.lease_until <= now)))
+        .where(_due(now))
         .order_by(OutboxMessage.next_attempt_at).limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
@@ -60,8 +70,10 @@ class OutboxWorker:
     """Delivers outbox messages in a background thread; ``wake()`` after a commit skips the wait."""
 
     def __init__(self, db: Database, settings: Settings, poll_seconds: float = 1.0,
-                 channels: dict[str, Channel] | None = None) -> None:
+                 channels: dict[str, Channel] | None = None, read_db: Database | None = None) -> None:
         self.db = db
+        #: Checks whether anything is due without taking SQLite's write lock every poll.
+        self.read_db = read_db or db
         self.settings = settings
         self.poll_seconds = poll_seconds
         self.channels = channels if channels is not None else build_channels(db, settings)
@@ -97,8 +109,12 @@ class OutboxWorker:
 
     def deliver_due(self, now: datetime | None = None) -> int:
         """Send every due message once; return how many were attempted."""
+        now = now or utcnow()
+        with self.read_db.session() as session:
+            if not any_due(session, now):
+                return 0
         with self.db.session() as session:
-            ids = lease_due(session, now or utcnow())
+            ids = lease_due(session, now)
         for message_id in ids:
             self._deliver(message_id)
         return len(ids)

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 
 from fleet.notifications.base import DeliveryFailed
+from fleet.notifications.masking import mask_url
 
 __all__ = ["DELIVERY_HEADER", "EVENT_HEADER", "SIGNATURE_HEADER", "DeliveryFailed", "send_webhook", "sign", "verify"]
 
@@ -56,7 +57,7 @@ def send_webhook(url: str, payload: dict[str, Any], secret: str, delivery_id: st
     try:
         response = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as err:
-        raise DeliveryFailed(f"POST {url} failed: {type(err).__name__}") from err
+        raise DeliveryFailed(f"POST {mask_url(url)} failed: {type(err).__name__}") from err
     if not 200 <= response.status_code < 300:
-        raise DeliveryFailed(f"POST {url} returned {response.status_code}")
+        raise DeliveryFailed(f"POST {mask_url(url)} returned {response.status_code}")
     return response.status_code

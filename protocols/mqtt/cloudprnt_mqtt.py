@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from fleet import dispatch, health
 from fleet.models import Job, Printer, utcnow
-from fleet.mqtt_devices import cloudprnt_credentials
+from fleet.mqtt_devices import cloudprnt_credentials, mac_shared_over_mqtt
 from fleet.rendering import TEXT, job_document, offered_media_types, receipt_profile, render
 from fleet.services import Services
 from protocols.cloudprnt_status import asb_conditions, code_conditions, parse_asb, parse_status_code, to_bool
@@ -65,6 +65,8 @@ class CloudPrntMqtt:
         with self.services.db.session() as session:
             printer = session.get(Printer, printer_id)
             if printer is None or printer.protocol != "cloudprnt" or printer.mac is None:
+                return
+            if mac_shared_over_mqtt(session, printer):
                 return
             mode = mqtt_mode(printer)
             if mode == "trigger":
@@ -142,7 +144,12 @@ class CloudPrntMqtt:
     def _printers(self, session: Any, mac: str) -> list[Printer]:
         rows = session.scalars(select(Printer).where(Printer.mac == mac, Printer.protocol == "cloudprnt",
                                                      Printer.deleted_at.is_(None)))
-        return [row for row in rows if mqtt_mode(row) in MODES]
+        found = [row for row in rows if mqtt_mode(row) in MODES]
+        if len({row.account_id for row in found}) > 1:
+            # Topics name the MAC alone; a message for a MAC two accounts use over MQTT is not trusted.
+            log.warning("cloudprnt MQTT message for a MAC of several accounts ignored mac=%s", mac)
+            return []
+        return found
 
     def _on_print_result(self, mac: str, body: dict[str, Any], topic: str) -> None:
         token = body.get("jobToken")

@@ -296,3 +296,4 @@ def test_rate_limit_answers_429_with_retry_after(database_url: str, instance_fac
     assert refused.json()["error"]["code"] == "rate_limited"
     _, other = limited.new_account("Other shop")
     assert other.get(f"{limited.url}/api/v1/orders").status_code == 200
+

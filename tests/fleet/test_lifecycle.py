@@ -303,3 +303,55 @@ def test_duplicate_printer_keeps_callers_other_work(db: Database) -> None:
         assert session.get(Account, account_id).name == "Renamed"  # type: ignore[union-attr]
         names = session.scalars(select(Printer.name).where(Printer.account_id == account_id)).all()
     assert names == ["Kitchen"]
+
+
+def test_late_download_failure_of_unconfirmed_job_not_requeued(db: Database) -> None:
+    """A 520 after the job went unconfirmed fails it: a person may have reprinted it already."""
+    account_id, printer_id = _setup(db)
+    order_id = _order(db, account_id, printer_id)
+    token = _job(db, order_id).token
+    _claim(db, printer_id, token)
+    with db.session() as session:
+        dispatch.mark_unconfirmed(session, timedelta(seconds=0), utcnow() + timedelta(seconds=1))
+    _confirm(db, printer_id, token, success=False, code="520 Timeout", retry=True)
+    assert _job(db, order_id).state == "failed"
+    with db.session() as session:
+        assert dispatch.next_job(session, printer_id) is None
+
+
+@pytest.mark.parametrize("decision", ["reject", "cancel"])
+def test_download_failure_after_decision_withdraws_job(db: Database, decision: str) -> None:
+    """A 520 for an order rejected or cancelled meanwhile does not put its job back in the queue."""
+    account_id, printer_id = _setup(db)
+    order_id = _order(db, account_id, printer_id)
+    token = _job(db, order_id).token
+    _claim(db, printer_id, token)
+    with db.session() as session:
+        order = session.get(Order, order_id)
+        if decision == "reject":
+            orders.reject_order(session, order, "api", "Closed")  # type: ignore[arg-type]
+        else:
+            orders.cancel_order(session, order, "api")  # type: ignore[arg-type]
+    _confirm(db, printer_id, token, success=False, code="520 Timeout", retry=True)
+    assert _job(db, order_id).state == "cancelled"
+    with db.session() as session:
+        assert dispatch.next_job(session, printer_id) is None
+
+
+def test_reprint_of_old_accepted_order_is_offered(db: Database) -> None:
+    """A reprint asked after the order's expiry still reaches the printer."""
+    account_id, printer_id = _setup(db)
+    order_id = _order(db, account_id, printer_id, ttl=1)
+    token = _job(db, order_id).token
+    _claim(db, printer_id, token)
+    _confirm(db, printer_id, token)
+    with db.session() as session:
+        orders.accept_order(session, session.get(Order, order_id), "api", eta_minutes=5)  # type: ignore[arg-type]
+    later = utcnow() + timedelta(minutes=30)
+    with db.session() as session:
+        job = orders.reprint_order(session, session.get(Order, order_id), "api", now=later)  # type: ignore[arg-type]
+        new_token = job.token
+    with db.session() as session:
+        waiting = dispatch.next_job(session, printer_id, later + timedelta(seconds=5))
+    assert waiting is not None
+    assert waiting.token == new_token

@@ -100,3 +100,24 @@ def test_email_kept_while_smtp_down(database_url: str, instance_factory: Any) ->
     assert row.state in ("pending", "sending")
     assert "SMTP 127.0.0.1:9 failed" in (row.last_error or "")
     assert row.recipient == "zoe@example.org"
+
+
+def test_webhook_error_hides_url_token(database_url: str, instance_factory: Any, caplog: Any) -> None:
+    """A token in the notify_url path or query appears neither in the delivery log nor in log lines."""
+    instance = instance_factory(database_url, **_fast(database_url))
+    _, client = instance.new_account()
+    printer = register_printer(client, instance.url, name="K", protocol="cloudprnt", mac="00:11:62:00:00:14")
+    hook = "http://127.0.0.1:9/hooks/orders?token=SECRET-TOKEN-123"
+    order = send_order(client, instance.url, printer["id"], notify_url=hook).json()
+
+    def failed_once() -> OutboxMessage | None:
+        with instance.services.db.session() as session:
+            row = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "webhook")).first()
+            return row if row is not None and row.attempts >= 1 else None
+
+    row = wait_until(failed_once)
+    assert "SECRET-TOKEN-123" not in (row.last_error or "")
+    assert row.last_error and "failed" in row.last_error
+    delivery_log = client.get(f"{instance.url}/api/v1/orders/{order['id']}/notifications").text
+    assert "SECRET-TOKEN-123" not in delivery_log
+    assert "SECRET-TOKEN-123" not in caplog.text

@@ -470,3 +470,14 @@ def test_parse_eta_uses_shop_time_zone() -> None:
     assert _parse_eta("19:30", now, ZoneInfo("Europe/Berlin")) == datetime(2026, 12, 4, 18, 30, tzinfo=UTC)
     assert _parse_eta("17:00", now, ZoneInfo("Europe/Berlin")) == datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
     assert _parse_eta("nonsense", now, ZoneInfo("Europe/Berlin")) is None
+
+
+def test_parse_eta_rejects_malformed_clock_times() -> None:
+    from datetime import UTC, datetime
+
+    from protocols.goodcom import _parse_eta
+
+    now = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
+    for raw in ("99999999999999999999:00", "25:00", "12:5", "-1:30", "12:30:00:00", "0"):
+        assert _parse_eta(raw, now) is None, raw
+    assert _parse_eta("18:45:00", now) == datetime(2026, 12, 4, 18, 45, tzinfo=UTC)

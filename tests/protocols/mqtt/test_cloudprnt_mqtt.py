@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from fleet.accounts import create_account
 from fleet.models import Job, Order, OrderEvent
 from protocols.simulators.cloudprnt import CloudPrntSimulator
-from tests.conftest import send_order
+from tests.conftest import register_printer, send_order
 from tests.protocols.mqtt.conftest import WAIT, MqttServer, TestClient
 from tests.support.servers import wait_until
 
@@ -219,3 +220,20 @@ def test_status_command_publishes_client_status_request(mqtt_server: MqttServer)
     assert topic == f"star/cloudprnt/to-device/{mac}/request-client-status"
     assert body == {"title": "request-client-status"}
     client.close()
+
+
+def test_mac_of_two_accounts_gets_no_mqtt(mqtt_server: MqttServer) -> None:
+    """MQTT topics name the MAC alone, so a MAC two accounts use over MQTT gets no broker login at all."""
+    mac = "00:11:62:00:00:77"
+    owner = mqtt_server.register("cloudprnt", mac=mac, settings={"cloudprnt_mqtt": "full"})
+    assert _setting(owner, mac).status_code == 200
+    with mqtt_server.services.db.session() as session:
+        created = create_account(session, "Copycat")
+    other = requests.Session()
+    other.headers["Authorization"] = f"Bearer {created.api_key}"
+
+    copy = register_printer(other, mqtt_server.url, name="Copy", protocol="cloudprnt", mac=mac,
+                            settings={"cloudprnt_mqtt": "full"})
+
+    assert _setting(copy, mac).status_code == 404
+    assert _setting(owner, mac).status_code == 404
