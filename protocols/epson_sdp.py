@@ -300,13 +300,17 @@ def _send_jobs(printer: Printer, form: _Form) -> Response:
         assert row is not None
         profile = receipt_profile(row)
         base = base_url()
-        # NOTE: a job whose rendering raises rolls back the whole batch, and it is claimed again
-        # (and fails again) on the next poll, holding up the jobs behind it.
         for _slot in range(_jobs_per_response(row)):
             claim = dispatch.claim_next(session, row, now)
             if claim is None:
                 break
-            epos = encode_epos_xml(job_document(claim.job, base), profile.columns, profile.print_width_dots)
+            try:
+                epos = encode_epos_xml(job_document(claim.job, base), profile.columns, profile.print_width_dots)
+            except (ValueError, OSError) as err:
+                # A job that cannot be rendered fails on its own instead of holding up the jobs behind it.
+                log.error("epson job not rendered printer=%s job=%s: %s", printer.id, claim.job.id, err)
+                dispatch.confirm_job(session, row, claim.job.token, False, "render failed", now=now)
+                continue
             blocks.append((claim.job.token, devid, timeout_ms, epos))
             job_ids.append(claim.job.id)
         if not blocks:
@@ -318,8 +322,8 @@ def _send_jobs(printer: Printer, form: _Form) -> Response:
 
 def _note_contact(printer: Printer, form: _Form, now: datetime) -> None:
     """Mark ``printer`` online and store a changed ``Name``; writes only when something changed."""
-    # NOTE: the form does not carry the printer's Interval, so poll_interval_seconds stays unset and
-    # the offline sweep assumes default_poll_interval_seconds; a longer Interval reads as offline.
+    # NOTE: the form does not carry the printer's Interval; unless support staff set the printer's
+    # poll_interval_seconds setting to it, the offline sweep assumes default_poll_interval_seconds.
     name_changed = form.name is not None and (printer.client_info or {}).get("sdp_name") != form.name
     if printer.online and not name_changed:
         return
