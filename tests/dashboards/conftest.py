@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -15,6 +17,10 @@ from tests.conftest import Running, running_instance
 
 PASSWORD = "correct horse battery staple"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+#: Debian's Chromium, which the browser tests drive through Playwright (``.ci/run`` installs it).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -61,3 +67,20 @@ def login(base: str, email: str, password: str = PASSWORD) -> requests.Session:
 
 def page_token(client: requests.Session, base: str) -> str:
     return csrf_token(client.get(f"{base}/dashboard/", timeout=10).text)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Chromium with a fresh profile folder, shared by one module's tests."""
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)

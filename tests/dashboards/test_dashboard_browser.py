@@ -6,9 +6,7 @@ One server, one simulated CloudPRNT printer and one browser serve the whole modu
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +15,8 @@ from fleet.app import shutdown
 from fleet.models import QuarantinedPrinter, utcnow
 from protocols.simulators.cloudprnt import CloudPrntSimulator
 from tests.conftest import Running, register_printer, send_order, start_instance
-from tests.dashboards.conftest import ARTIFACTS, PASSWORD, Shop, new_shop
+from tests.dashboards.conftest import ARTIFACTS, CHROMIUM, PASSWORD, Shop, new_shop
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: Generous waits in milliseconds: the offline sweep alone needs 2 × poll interval + 5 s.
 LIVE_TIMEOUT_MS = 45_000
 
@@ -53,20 +48,6 @@ def kitchen(live_server: Running, shop: Shop) -> Iterator[tuple[dict[str, Any], 
     simulator.start()
     yield printer, simulator
     simulator.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        yield context
-        context.close()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ device-side settings. The browser tests share one Chromium and save screenshots 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,6 @@ from tests.conftest import Running, register_printer
 from tests.dashboards.conftest import ARTIFACTS, PASSWORD, Shop, csrf_token, login, new_shop, page_token
 from tests.support.servers import free_port, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: Generous waits in milliseconds for the browser, and in seconds for the server side, because
 #: the 2-core test machine is shared.
 LIVE_TIMEOUT_MS = 45_000
@@ -210,22 +206,6 @@ def test_bulk_form_rejects_bad_settings_line(running: Running, shop: Shop) -> No
 
 
 # -- in Chromium ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-remote")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        yield context
-        context.close()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
