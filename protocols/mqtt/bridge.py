@@ -56,6 +56,7 @@ class MqttBridge:
         self._handlers: list[tuple[str, Handler]] = []
         self._queue: queue.Queue[Any] = queue.Queue()
         self._connected = threading.Event()
+        self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
                                    protocol=mqtt.MQTTv311)
@@ -81,6 +82,7 @@ class MqttBridge:
                  self.client_id)
 
     def stop(self) -> None:
+        self._stopping.set()
         self._client.disconnect()
         self._client.loop_stop()
         self._queue.put(_STOP)
@@ -154,7 +156,9 @@ class MqttBridge:
                        _properties: Any) -> None:
         was = self._connected.is_set()
         self._connected.clear()
-        if was:
+        if self._stopping.is_set():
+            log.info("mqtt bridge disconnected host=%s port=%s", self.address.host, self.address.port)
+        elif was:
             log.warning("mqtt bridge disconnected host=%s port=%s reason=%s; reconnecting", self.address.host,
                         self.address.port, reason_code)
 
