@@ -216,7 +216,3 @@ def mark_unconfirmed(session: Session, timeout: timedelta, now: datetime | None 
             session.add(OrderEvent(order_id=order_id, job_id=job_id, at=now, event="job_unconfirmed", source="scheduler"))
         queue_event(session, "job.unconfirmed", None, job_id=job_id, printer_id=printer_id, order_id=order_id)
     return [row[0] for row in ids]
-
-
-def printer_has_waiting_job(session: Session, printer_id: int, now: datetime | None = None) -> bool:
-    return next_job(session, printer_id, now) is not None

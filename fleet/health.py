@@ -30,7 +30,7 @@ ERROR_CONDITIONS = frozenset({"paper_out", "cover_open", "jam", "toner_out", "of
 
 @dataclass(frozen=True)
 class HealthReading:
-    """What one poll or status message reported about a printer."""
+    """A printer's state as one poll or status message reported it."""
 
     online: bool
     conditions: frozenset[str] = frozenset()

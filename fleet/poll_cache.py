@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -160,7 +160,3 @@ class WorkIndex:
             self._printers = ids | recent
             self._marked_at = {pid: self._marked_at[pid] for pid in recent}
         log.debug("work index refreshed printers=%s", len(ids))
-
-
-def updated(snapshot: PrinterSnapshot, **changes: Any) -> PrinterSnapshot:
-    return replace(snapshot, **changes)

@@ -116,7 +116,7 @@ def poll(device_key: str) -> Response:
         return _error(400, "statusCode is missing; it is the one mandatory poll field")
     raw_mac = body.get("printerMAC") or request.headers.get("X-Star-Mac")
     if not raw_mac:
-        # Only statusCode is mandatory; without a MAC the printer cannot be told apart, so it gets no job.
+        # Only statusCode is mandatory; without a MAC the printer cannot be identified, so it gets no job.
         log.warning("poll without printerMAC addr=%s status=%s", request.remote_addr, str(body.get("statusCode"))[:40])
         return _json({"jobReady": False})
     try:
@@ -190,7 +190,7 @@ def _poll_interval(raw: object) -> int | None:
 
 
 def _client_action_answers(raw: object) -> dict[str, Any]:
-    """Collect ``{request: result}`` from a poll's clientAction list (some firmware says ``response``)."""
+    """Collect ``{request: result}`` from a poll's clientAction list (some firmware sends ``response``)."""
     answers: dict[str, Any] = {}
     if not isinstance(raw, list):
         return answers

@@ -286,10 +286,9 @@ def _send_jobs(printer: Printer, form: _Form) -> Response:
     container = services()
     now = utcnow()
     _note_contact(printer, form, now)
-    with container.read_db.session() as session:
-        if not dispatch.printer_has_waiting_job(session, printer.id, now):
-            log.debug("epson poll printer=%s nothing waiting", printer.id)
-            return _empty()
+    if not container.work_index.has_work(printer.id):
+        log.debug("epson poll printer=%s nothing waiting", printer.id)
+        return _empty()
 
     devid = str((printer.settings or {}).get("sdp_devid") or DEFAULT_DEVID)
     timeout_ms = int(current_app.config.get(JOB_TIMEOUT_KEY, DEFAULT_JOB_TIMEOUT_MS))
@@ -314,6 +313,7 @@ def _send_jobs(printer: Printer, form: _Form) -> Response:
             blocks.append((claim.job.token, devid, timeout_ms, epos))
             job_ids.append(claim.job.id)
         if not blocks:
+            container.work_index.clear(printer.id)
             return _empty()
         body = wrap_print_request(blocks)
     log.info("epson print request sent printer=%s jobs=%s bytes=%s", printer.id, job_ids, len(body.encode()))

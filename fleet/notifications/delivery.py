@@ -176,7 +176,3 @@ class OutboxWorker:
             row.next_attempt_at = utcnow() + backoff(row.attempts, self.settings)
             log.warning("notification failed message=%s order=%s channel=%s to=%s attempt=%s retry_at=%s: %s", row.id,
                         row.order_id, message.channel, masked, row.attempts, row.next_attempt_at.isoformat(), error)
-
-
-def pending_count(session: Session) -> int:
-    return len(session.scalars(select(OutboxMessage.id).where(OutboxMessage.state.in_(("pending", "sending")))).all())

@@ -361,7 +361,12 @@ class SnmpClient:
 
         read_back = await self.get(target, [name for name, _ in values])
         for name, value in values:
-            expected = value.encode("utf-8") if isinstance(value, str) else to_native(value) if isinstance(value, base.Asn1Item) else value
+            if isinstance(value, str):
+                expected: Any = value.encode("utf-8")
+            elif isinstance(value, base.Asn1Item):
+                expected = to_native(value)
+            else:
+                expected = value
             if read_back.get(name) != expected:
                 raise SnmpWriteRejected(
                     f"SET on printer {target} did not stick: oid={dotted(name)} reads back "
