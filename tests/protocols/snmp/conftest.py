@@ -16,15 +16,13 @@ import pytest
 
 from protocols.snmp.client import CommunityAuth, SnmpClient, SnmpTarget, UsmAuth
 from protocols.snmp.simulator import SnmpSimulator
+from snmp_users import V3_AUTH_KEY, V3_PRIV_KEY, V3_USER
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 SHARED_SNMP = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "snmp"
 LIBRENMS_RECORDINGS = SHARED_SNMP / "librenms"
 EXPECTED_LIBRENMS = SHARED_SNMP / "expected_librenms.json"
 
-V3_USER = "fleet-monitor"
-V3_AUTH_KEY = "auth-passphrase-1"
-V3_PRIV_KEY = "priv-passphrase-1"
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from protocols.snmp.cli import snmp
 from protocols.snmp.simulator import SnmpSimulator, free_udp_port
+from snmp_users import V3_AUTH_KEY, V3_PRIV_KEY, V3_USER
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
@@ -26,8 +27,6 @@ def test_cli_probe_text(simulator: SnmpSimulator) -> None:
 
 
 def test_cli_probe_json_v3(simulator: SnmpSimulator) -> None:
-    from conftest import V3_AUTH_KEY, V3_PRIV_KEY, V3_USER
-
     result = CliRunner().invoke(
         snmp,
         ["probe", "127.0.0.1", "--port", str(simulator.port), "--v3-user", V3_USER, "--v3-context", "edge_printer", "--json"],
