@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from fleet.events import EventBus
 from fleet.health import Presence
 from fleet.notifications.delivery import OutboxWorker
 from fleet.poll_cache import PrinterCache, WorkIndex
+from fleet.receipts.encode_escpos import prepare_escpos_cache
 from fleet.services import Services
 from fleet.web import EXTENSION_KEY, install_error_handlers
 
@@ -40,11 +40,6 @@ def configure_logging(level: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-def _prepare_escpos() -> None:
-    # python-escpos writes a capabilities pickle into a new temporary folder on every import unless told where.
-    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", os.path.join(tempfile.gettempdir(), "printfleet-escpos"))
-
-
 def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers: bool | None = None) -> APIFlask:
     """Build the application.
 
@@ -52,7 +47,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
     scheduler and the outbox worker; by default they follow the settings.
     """
     settings = config if isinstance(config, Settings) else load_settings(overrides=config)
-    _prepare_escpos()
+    prepare_escpos_cache()
     configure_logging(settings.log_level)
 
     app = APIFlask("printfleet", title="printfleet API", version="1.0", spec_path="/api/v1/openapi.json",

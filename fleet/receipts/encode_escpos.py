@@ -68,12 +68,17 @@ logger = logging.getLogger(__name__)
 _import_lock = threading.Lock()
 
 
-def _capabilities_cache_dir() -> str:
-    """Return a private directory for python-escpos's capabilities pickle.
+def prepare_escpos_cache() -> None:
+    """Point python-escpos at an existing folder for its capabilities pickle, unless the environment names one.
 
-    Without ``ESCPOS_CAPABILITIES_PICKLE_DIR`` python-escpos creates a new
-    temporary directory on every import and leaves it behind.
+    Without ``ESCPOS_CAPABILITIES_PICKLE_DIR`` python-escpos creates a new temporary directory on every
+    import and leaves it behind; with a folder that does not exist, its import fails.
     """
+    if not os.environ.get("ESCPOS_CAPABILITIES_PICKLE_DIR"):
+        os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = _capabilities_cache_dir()
+
+
+def _capabilities_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     path = Path(base) / "printfleet" / "escpos"
     try:
@@ -94,7 +99,7 @@ def _escpos() -> dict[str, Any]:
     import are removed again, so logging stays as the application configured it.
     """
     with _import_lock:
-        os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", _capabilities_cache_dir())
+        prepare_escpos_cache()
         root = logging.getLogger()
         handlers_before = list(root.handlers)
 

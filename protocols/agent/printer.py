@@ -8,9 +8,9 @@ socket closes. Status comes from the real-time requests ``DLE EOT 1`` (printer),
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
+
+from fleet.receipts.encode_escpos import prepare_escpos_cache
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ class PrinterStatus:
 
 
 def _network(host: str, port: int, timeout: float):  # type: ignore[no-untyped-def]
-    # python-escpos writes a capabilities pickle into a new temporary folder on every import unless this is set.
-    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", os.path.join(tempfile.gettempdir(), "printfleet-escpos"))
+    prepare_escpos_cache()
     from escpos.exceptions import DeviceNotFoundError
     from escpos.printer import Network
 

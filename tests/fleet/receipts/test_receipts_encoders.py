@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -376,3 +377,17 @@ def test_wrap_print_request_rejects_soap() -> None:
 
     with pytest.raises(ValueError, match="SOAP envelope is not accepted"):
         wrap_print_request([("job-1", "local_printer", 10000, soap)])
+
+
+def test_escpos_cache_folder_is_created_on_a_fresh_machine(tmp_path):
+    """python-escpos fails to import when its pickle folder is missing, so the encoder creates it first."""
+    cache = tmp_path / "cache"
+    env = {key: value for key, value in os.environ.items() if key != "ESCPOS_CAPABILITIES_PICKLE_DIR"}
+    env["XDG_CACHE_HOME"] = str(cache)
+    script = ("from fleet.receipts.encode_escpos import prepare_escpos_cache; prepare_escpos_cache(); "
+              "import escpos.printer, os; print(os.environ['ESCPOS_CAPABILITIES_PICKLE_DIR'])")
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    folder = cache / "printfleet" / "escpos"
+    assert result.stdout.strip() == str(folder)
+    assert any(folder.iterdir()), "python-escpos wrote no capabilities pickle into the folder"
