@@ -8,11 +8,14 @@ amqtt rules this module follows:
 * Only our two plugins are loaded, so there is no anonymous login. That also keeps offline queueing:
   amqtt 0.12 queues QoS 1 messages for a disconnected persistent session only when the session is
   not anonymous.
-
-NOTE: amqtt 0.12.1 slows down with many devices, because each connect replays the retained messages of
-every subscription on the broker. It also drops a connecting session when another session subscribes
-to a new topic at that moment. Clients reconnect, but fleets beyond a few hundred devices should use
-an external broker (``mqtt_url``).
+* amqtt 0.12.1 replays retained messages at connect for every topic filter that any session on the
+  broker has subscribed. It sends them to the connecting client even when that client did not
+  subscribe, so each device would get every other device's retained state and desired settings. The
+  work per connect grows with filters times retained messages: with one retained birth per device,
+  1,000 devices took 137 s to connect instead of 8 s (``bench/mqtt_latency.py``, 2-CPU VM). amqtt also
+  awaits inside that loop over the broker's filters, and a session that subscribes a new filter
+  meanwhile ends the connect with "dictionary changed size during iteration". :class:`FleetBroker`
+  sends retained messages only for the session's own subscriptions and never awaits in that loop.
 
 Plugins are instantiated by amqtt from dotted paths with a dataclass config, so they reach the
 database through :data:`_DIRECTORIES`, a registry keyed by a name passed in their config.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import secrets
 import socket
@@ -30,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from amqtt.broker import Broker
+from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session as MqttSession
@@ -130,6 +134,43 @@ class DeviceTopicPlugin(BaseTopicPlugin):
         return allowed
 
 
+class FleetBroker(Broker):
+    """amqtt's broker, with retained messages sent only to sessions subscribed to their topic."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self._retained_sends: set[asyncio.Task[Any]] = set()
+
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
+                                                          session: MqttSession) -> None:
+        topic_filter, qos = subscription
+        subscribers = self._subscriptions.get(topic_filter, ())
+        if not any(subscriber.client_id == session.client_id for subscriber, _qos in subscribers):
+            return
+        handler = self._get_handler(session)
+        if handler is None:
+            return
+        matched: list[RetainedApplicationMessage]
+        if "+" in topic_filter or "#" in topic_filter:
+            matched = [message for topic, message in list(self._retained_messages.items())
+                       if self._matches(topic, topic_filter)]
+        else:
+            exact = self._retained_messages.get(topic_filter)
+            matched = [exact] if exact is not None else []
+        # Sent as tasks, not awaited: the caller may be iterating the broker's subscriptions.
+        for message in matched:
+            send = asyncio.create_task(handler.mqtt_publish(message.topic, message.data,
+                                                            min(qos, message.qos or qos), retain=True))
+            self._retained_sends.add(send)
+            send.add_done_callback(functools.partial(self._retained_sent, session.client_id, message.topic))
+
+    def _retained_sent(self, client_id: str, topic: str, send: asyncio.Task[Any]) -> None:
+        self._retained_sends.discard(send)
+        if not send.cancelled() and send.exception() is not None:
+            log.warning("mqtt retained message not sent client=%s topic=%s error=%r", client_id, topic,
+                        send.exception())
+
+
 class EmbeddedBroker:
     """An amqtt broker listening on ``host:port``, run on a private event loop in a daemon thread."""
 
@@ -140,7 +181,7 @@ class EmbeddedBroker:
         self._key = secrets.token_hex(8)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._broker: Broker | None = None
+        self._broker: FleetBroker | None = None
 
     def _config(self) -> dict[str, Any]:
         plugin_config = {"directory": self._key}
@@ -180,8 +221,8 @@ class EmbeddedBroker:
         self._thread = threading.Thread(target=loop.run_forever, name=f"mqtt-broker-{self.port}", daemon=True)
         self._thread.start()
 
-        async def boot() -> Broker:
-            broker = Broker(self._config())
+        async def boot() -> FleetBroker:
+            broker = FleetBroker(self._config())
             await broker.start()
             return broker
 

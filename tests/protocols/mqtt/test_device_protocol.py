@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from fleet.models import Job, Order, Printer
 from fleet.mqtt_devices import request_settings_push, send_command, settings_twin
@@ -198,6 +201,79 @@ def test_device_cannot_use_other_device_topics(mqtt_server: MqttServer, embedded
     after = mqtt_server.printer(second["id"])
     assert after.online == before.online
     assert after.conditions == before.conditions
+
+
+def test_device_receives_no_retained_message_of_another_device(mqtt_server: MqttServer) -> None:
+    first = mqtt_server.register("device_mqtt", name="Retains")
+    second = mqtt_server.register("device_mqtt", name="Connects later")
+    first_login = mqtt_server.credentials(first["id"])
+    second_login = mqtt_server.credentials(second["id"])
+    first_prefix = f"printfleet/v1/devices/{first_login.username}"
+    second_prefix = f"printfleet/v1/devices/{second_login.username}"
+
+    owner = mqtt_server.device_client(first_login.username, first_login.password, first_login.username)
+    assert owner.wait_connected() == 0
+    assert owner.subscribe(f"{first_prefix}/settings/desired") == 1
+    owner.publish(f"{first_prefix}/state", {"v": 1, "online": True}, retain=True)
+    mqtt_server.mqtt.bridge.publish(f"{first_prefix}/settings/desired", {"v": 1, "version": 1, "settings": {}},
+                                    retain=True)
+    owner.wait_message(lambda topic, _body: topic == f"{first_prefix}/settings/desired")
+
+    other = mqtt_server.device_client(second_login.username, second_login.password, second_login.username)
+    assert other.wait_connected() == 0
+    assert other.subscribe(f"{second_prefix}/jobs/new") == 1
+    # Sent after the connect and the subscribe, so anything the broker replays at connect arrives first.
+    mqtt_server.mqtt.bridge.publish(f"{second_prefix}/jobs/new", {"v": 1, "marker": True})
+    other.wait_message(lambda topic, body: body.get("marker") is True)
+    assert [topic for topic, _payload in other.messages] == [f"{second_prefix}/jobs/new"]
+
+
+def test_many_devices_connect_and_reconnect_at_once(mqtt_server: MqttServer) -> None:
+    """After a broker restart every device reconnects at the same moment, resumes its session and retains its birth."""
+    logins = []
+    for index in range(30):
+        printer = mqtt_server.register("device_mqtt", name=f"Crowd {index}")
+        logins.append(mqtt_server.credentials(printer["id"]))
+    subscribed: set[str] = set()
+    condition = threading.Condition()
+
+    def make_client(username: str, password: str, clean: bool) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username, clean_session=clean,
+                             protocol=mqtt.MQTTv311)
+        client.username_pw_set(username, password)
+        prefix = f"printfleet/v1/devices/{username}"
+
+        def on_connect(c: mqtt.Client, _u: Any, _f: Any, code: Any, _p: Any) -> None:
+            if not code.is_failure:
+                c.subscribe(f"{prefix}/jobs/new", qos=1)
+                c.publish(f"{prefix}/state", json.dumps({"v": 1, "online": True}), qos=1, retain=True)
+
+        client.on_connect = on_connect
+
+        def on_subscribe(_c: Any, _u: Any, _mid: int, codes: Any, _p: Any) -> None:
+            if all(code.value == 1 for code in codes):
+                with condition:
+                    subscribed.add(username)
+                    condition.notify_all()
+
+        client.on_subscribe = on_subscribe
+        return client
+
+    # The last round starts clean sessions, which also removes the stored ones from an external broker.
+    for round_, clean in (("connect", False), ("reconnect", False), ("clean reconnect", True)):
+        subscribed.clear()
+        clients = [make_client(login.username, login.password, clean) for login in logins]
+        for client in clients:
+            client.connect_async(mqtt_server.broker_host, mqtt_server.broker_port, keepalive=30)
+            client.loop_start()
+        try:
+            with condition:
+                assert condition.wait_for(lambda: len(subscribed) == len(logins), WAIT), (
+                    f"{round_}: {len(logins) - len(subscribed)} of {len(logins)} devices never subscribed")
+        finally:
+            for client in clients:
+                client.disconnect()
+                client.loop_stop()
 
 
 def test_broker_rejects_wrong_and_anonymous_logins(mqtt_server: MqttServer, embedded_only: None) -> None:
