@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -134,10 +135,17 @@ def verify_login(session: Session, username: str, password: str) -> DeviceIdenti
 
 def find_device(session: Session, device_id: str) -> Printer | None:
     """Return the live device-protocol printer whose MQTT username is ``device_id``."""
-    row = session.scalars(select(MqttCredential).where(MqttCredential.username == device_id)).first()
-    if row is None or row.printer.deleted_at is not None or row.printer.protocol != "device_mqtt":
-        return None
-    return row.printer
+    return find_devices(session, [device_id]).get(device_id)
+
+
+def find_devices(session: Session, device_ids: Iterable[str]) -> dict[str, Printer]:
+    """Return the live device-protocol printers of ``device_ids`` (MQTT usernames); unknown ids are left out."""
+    rows = session.execute(
+        select(MqttCredential.username, Printer).join(Printer, Printer.id == MqttCredential.printer_id)
+        .where(MqttCredential.username.in_(list(device_ids)), Printer.deleted_at.is_(None),
+               Printer.protocol == "device_mqtt")
+    )
+    return {username: printer for username, printer in rows}
 
 
 def device_state(session: Session, printer_id: int) -> MqttDevice:

@@ -3,7 +3,9 @@
 paho runs network I/O and every callback on one thread (``loop_start``), so callbacks only put work
 on a queue; one worker thread runs it. Everything that touches the database for MQTT (incoming
 messages, pushes caused by bus events) goes through that queue, so it runs in order and off the
-network thread.
+network thread. A batch handler gets the consecutive queued messages of its topic filter in one
+call (up to :data:`BATCH_LIMIT`), so it can store them in one transaction; whatever follows them in
+the queue runs after the batch.
 
 Connection rules (paho 2.2): ``connect_async`` + ``loop_start`` keeps retrying a broker that is down
 and reconnects after a drop. Subscriptions are renewed in ``on_connect`` because a new session has
@@ -27,7 +29,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]
+BatchHandler = Callable[[list[tuple[str, bytes]]], None]
 _STOP = object()
+#: Most messages handed to a batch handler in one call.
+BATCH_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,13 @@ class MqttBridge:
     def __init__(self, address: BrokerAddress, client_id: str) -> None:
         self.address = address
         self.client_id = client_id
-        self._handlers: list[tuple[str, Handler]] = []
+        self._handlers: list[tuple[str, int, Handler | None, BatchHandler | None]] = []
         self._queue: queue.Queue[Any] = queue.Queue()
+        #: An item the worker took off the queue while filling a batch; it runs next.
+        self._carried: Any = None
+        #: Messages received from the broker, and messages whose handler has returned (or raised).
+        self.received = 0
+        self.handled = 0
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
@@ -69,9 +79,18 @@ class MqttBridge:
 
     # -- set-up ----------------------------------------------------------------------------------------
 
-    def subscribe(self, topic_filter: str, handler: Handler) -> None:
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
         """Route messages matching ``topic_filter`` to ``handler`` (on the worker thread); call before start()."""
-        self._handlers.append((topic_filter, handler))
+        self._handlers.append((topic_filter, qos, handler, None))
+
+    def subscribe_batch(self, topic_filter: str, handler: BatchHandler, qos: int = 1) -> None:
+        """Route runs of queued messages matching ``topic_filter`` to ``handler`` as one list; call before start().
+
+        With ``qos=0`` the broker sends without waiting for acknowledgements. A QoS 1 subscription has
+        only a few messages in flight (Mosquitto: ``max_inflight_messages``, 20) and the broker drops
+        what exceeds its queue (``max_queued_messages``, 1000) while the server is busy.
+        """
+        self._handlers.append((topic_filter, qos, None, handler))
 
     def start(self) -> None:
         self._worker = threading.Thread(target=self._work, name=f"mqtt-worker-{self.client_id}", daemon=True)
@@ -122,7 +141,10 @@ class MqttBridge:
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
+            item = self._carried
+            self._carried = None
+            if item is None:
+                item = self._queue.get()
             if item is _STOP:
                 return
             try:
@@ -134,10 +156,35 @@ class MqttBridge:
                 log.exception("mqtt work failed item=%r", getattr(item, "topic", item))
 
     def _dispatch(self, message: mqtt.MQTTMessage) -> None:
-        for topic_filter, handler in self._handlers:
-            if mqtt.topic_matches_sub(topic_filter, message.topic):
-                handler(message.topic, message.payload)
+        """Run the handler of ``message``, or its batch handler on the run of messages it starts."""
+        message_count = 1
+        try:
+            for topic_filter, _qos, handler, batch_handler in self._handlers:
+                if not mqtt.topic_matches_sub(topic_filter, message.topic):
+                    continue
+                if batch_handler is not None:
+                    batch = self._take_batch(topic_filter, message)
+                    message_count = len(batch)
+                    batch_handler(batch)
+                elif handler is not None:
+                    handler(message.topic, message.payload)
                 return
+        finally:
+            self.handled += message_count
+
+    def _take_batch(self, topic_filter: str, first: mqtt.MQTTMessage) -> list[tuple[str, bytes]]:
+        """Return ``first`` and the messages right behind it in the queue that match ``topic_filter``."""
+        batch = [(first.topic, first.payload)]
+        while len(batch) < BATCH_LIMIT:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item, mqtt.MQTTMessage) or not mqtt.topic_matches_sub(topic_filter, item.topic):
+                self._carried = item
+                break
+            batch.append((item.topic, item.payload))
+        return batch
 
     # -- paho callbacks (network thread: keep them short) ----------------------------------------------
 
@@ -146,8 +193,8 @@ class MqttBridge:
             log.warning("mqtt bridge connection refused host=%s port=%s reason=%s", self.address.host,
                         self.address.port, reason_code)
             return
-        for topic_filter, _handler in self._handlers:
-            client.subscribe(topic_filter, qos=1)
+        for topic_filter, qos, _handler, _batch_handler in self._handlers:
+            client.subscribe(topic_filter, qos=qos)
         self._connected.set()
         log.info("mqtt bridge connected host=%s port=%s subscriptions=%s", self.address.host, self.address.port,
                  len(self._handlers))
@@ -163,4 +210,5 @@ class MqttBridge:
                         self.address.port, reason_code)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.received += 1
         self._queue.put(message)

@@ -21,16 +21,32 @@ from sqlalchemy import select, update
 
 from fleet import dispatch, health
 from fleet.models import Job, Printer
-from fleet.mqtt_devices import (acknowledge_command, device_state, find_device, record_connection, record_reported,
-                                find_settings_twin, settings_delta)
+from fleet.mqtt_devices import (
+    acknowledge_command,
+    device_state,
+    find_device,
+    find_devices,
+    find_settings_twin,
+    record_connection,
+    record_reported,
+    settings_delta,
+)
 from fleet.mqtt_models import MqttCommand, MqttCredential
 from fleet.rendering import ESCPOS, job_document, receipt_profile, render
 from fleet.services import Services
 from fleet.states import JobState
 from protocols.mqtt import topics
 from protocols.mqtt.bridge import MqttBridge
-from protocols.mqtt.payloads import (DEVICE_MODELS, CommandAck, HealthMessage, JobResult, ReportedSettings,
-                                     StateMessage, parse_device_message, server_message)
+from protocols.mqtt.payloads import (
+    DEVICE_MODELS,
+    CommandAck,
+    HealthMessage,
+    JobResult,
+    ReportedSettings,
+    StateMessage,
+    parse_device_message,
+    server_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +66,69 @@ class DeviceProtocol:
 
     def attach(self) -> None:
         for name in DEVICE_MODELS:
-            self.bridge.subscribe(topics.device_topic("+", name), self.handle)
+            if name == "health":
+                # QoS 0: a report lost in a burst is replaced by the device's next one, and QoS 1 would
+                # let the broker drop reports (its queue limit) while the worker is busy.
+                self.bridge.subscribe_batch(topics.device_topic("+", name), self.handle_health, qos=0)
+            else:
+                self.bridge.subscribe(topics.device_topic("+", name), self.handle)
 
     # -- incoming --------------------------------------------------------------------------------------
+
+    def handle_health(self, batch: list[tuple[str, bytes]]) -> None:
+        """Store a run of health reports in one transaction.
+
+        A report equal to the device's stored one only refreshes its last-seen time.
+        """
+        pending: list[tuple[str, str, HealthMessage]] = []
+        latest: dict[str, HealthMessage] = {}
+        for topic, payload in batch:
+            parts = topics.split_device(topic)
+            if parts is None or not payload:
+                continue
+            device_id = parts[0]
+            message = parse_device_message(HealthMessage, payload, device_id, topic)
+            if message is None:
+                continue
+            stored = self._stored_health.get(device_id)
+            previous = latest.get(device_id, stored[1] if stored is not None else None)
+            if previous == message:
+                if stored is not None:
+                    self.services.presence.touch(stored[0])
+                log.debug("health unchanged device=%s", device_id)
+                continue
+            latest[device_id] = message
+            pending.append((device_id, topic, message))
+        log.debug("health batch reports=%s changed=%s", len(batch), len(pending))
+        if not pending:
+            return
+        try:
+            self._store_health(pending)
+        except Exception:
+            # One bad report must not cost the others: store them one by one, each in its own transaction.
+            log.exception("health batch failed reports=%s; storing them one by one", len(pending))
+            for report in pending:
+                try:
+                    self._store_health([report])
+                except Exception:
+                    log.exception("health report failed device=%s topic=%s", report[0], report[1])
+
+    def _store_health(self, reports: list[tuple[str, str, HealthMessage]]) -> None:
+        stored: list[tuple[str, int, HealthMessage]] = []
+        rows = health.HealthRows()
+        with self.services.db.session() as session:
+            printers = find_devices(session, {device_id for device_id, _topic, _message in reports})
+            for device_id, topic, message in reports:
+                printer = printers.get(device_id)
+                if printer is None:
+                    log.warning("mqtt message from unknown device device=%s topic=%s", device_id, topic)
+                    continue
+                health.apply_reading(session, printer, _reading(message), rows=rows)
+                self.services.presence.touch(printer.id)
+                stored.append((device_id, printer.id, message))
+            rows.insert(session)
+        for device_id, printer_id, message in stored:
+            self._stored_health[device_id] = (printer_id, message)
 
     def handle(self, topic: str, payload: bytes) -> None:
         parts = topics.split_device(topic)
@@ -65,15 +141,8 @@ class DeviceProtocol:
         message = parse_device_message(DEVICE_MODELS[name], payload, device_id, topic)
         if message is None:
             return
-        if isinstance(message, HealthMessage):
-            stored = self._stored_health.get(device_id)
-            if stored is not None and stored[1] == message:
-                self.services.presence.touch(stored[0])
-                log.debug("health unchanged device=%s printer=%s", device_id, stored[0])
-                return
-        else:
-            # Birth, will and the rest may change the printer's health, so the next report is stored again.
-            self._stored_health.pop(device_id, None)
+        # Birth, will and the rest may change the printer's health, so the next report is stored again.
+        self._stored_health.pop(device_id, None)
         with self.services.db.session() as session:
             printer = find_device(session, device_id)
             if printer is None:
@@ -86,8 +155,6 @@ class DeviceProtocol:
             else:
                 ack = None
                 follow_up = self._apply(session, printer, message)
-        if isinstance(message, HealthMessage):
-            self._stored_health[device_id] = (printer_id, message)
         if ack is not None:
             self.bridge.publish(*ack)
         if follow_up == "push":
@@ -99,12 +166,6 @@ class DeviceProtocol:
         """Apply ``message`` inside the caller's transaction; return the follow-up to run after commit."""
         if isinstance(message, StateMessage):
             return self._on_state(session, printer, message)
-        if isinstance(message, HealthMessage):
-            reading = health.HealthReading(online=message.online, conditions=frozenset(message.conditions),
-                                           status_code=message.status_code, detail=message.detail)
-            health.apply_reading(session, printer, reading)
-            self.services.presence.touch(printer.id)
-            return None
         if isinstance(message, ReportedSettings):
             twin = record_reported(session, printer, message.settings, message.version)
             return "settings" if settings_delta(twin) and message.version < twin.desired_version else None
@@ -200,6 +261,11 @@ class DeviceProtocol:
             device_id = _device_id(session, printer)
             body = server_message(command_id=command.command_id, name=command.name, params=command.params)
         self.bridge.publish(topics.device_topic(device_id, "commands/request"), body)
+
+
+def _reading(message: HealthMessage) -> health.HealthReading:
+    return health.HealthReading(online=message.online, conditions=frozenset(message.conditions),
+                                status_code=message.status_code, detail=message.detail)
 
 
 def job_message(job: Job, base_url: str | None) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from fleet import operator_alerts
 from fleet.accounts import create_account
 from fleet.db import Database, upgrade
-from fleet.health import HealthReading, apply_reading
-from fleet.models import OutboxMessage, Printer
+from fleet.health import HealthReading, HealthRows, apply_reading
+from fleet.models import HealthEvent, HealthSnapshot, OutboxMessage, Printer
 from fleet.printers import register_printer
 from tests.conftest import Running
 from tests.support.servers import SmtpServer, wait_until
@@ -143,3 +143,30 @@ def test_alert_email_delivered_over_smtp(database_url: str, instance_factory: An
     assert message["Subject"] == "[printfleet] Printer 'Kitchen' is back online."
     assert message["To"] == EMAIL
     assert "printer.came_online" in message.get_body(("plain",)).get_content()
+
+
+def test_readings_collected_in_health_rows(db: Database) -> None:
+    """Readings stored in bulk through HealthRows keep their events, snapshots and alerts."""
+    printer_id = _setup(db, webhook=None)
+    with db.session() as session:
+        printer = session.get(Printer, printer_id)
+        assert printer is not None
+        rows = HealthRows()
+        apply_reading(session, printer, HealthReading(online=True, conditions=frozenset({"paper_out"})), rows=rows)
+        apply_reading(session, printer, HealthReading(online=True), rows=rows)
+        assert session.scalars(select(HealthEvent)).all() == []
+        rows.insert(session)
+
+    with db.session() as session:
+        events = session.execute(select(HealthEvent.kind, HealthEvent.condition, HealthEvent.detail)
+                                 .where(HealthEvent.printer_id == printer_id).order_by(HealthEvent.id)).all()
+        snapshots = session.scalars(select(HealthSnapshot.conditions)
+                                    .where(HealthSnapshot.printer_id == printer_id).order_by(HealthSnapshot.id)).all()
+    assert [tuple(event) for event in events] == [
+        ("came_online", None, {"status_code": None}), ("raised", "paper_out", {}), ("cleared", "paper_out", {}),
+    ]
+    assert snapshots == [["paper_out"], []]
+    assert _messages(db) == [
+        ("email", "printer.came_online", None), ("email", "printer.condition_raised", "paper_out"),
+        ("email", "printer.condition_cleared", "paper_out"),
+    ]

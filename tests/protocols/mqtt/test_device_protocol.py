@@ -13,8 +13,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
 
-from fleet.models import Job, Order, Printer
+from fleet.models import HealthEvent, Job, Order, Printer
 from fleet.mqtt_devices import request_settings_push, send_command, settings_twin
 from fleet.mqtt_models import MqttCommand, MqttDevice
 from protocols.agent.main import Agent, AgentConfig
@@ -274,6 +275,79 @@ def test_many_devices_connect_and_reconnect_at_once(mqtt_server: MqttServer) -> 
             for client in clients:
                 client.disconnect()
                 client.loop_stop()
+
+
+class WorkerGate:
+    """Holds the server's MQTT worker so that messages pile up in its queue and reach it as batches."""
+
+    def __init__(self, server: MqttServer) -> None:
+        self.release = threading.Event()
+        server.mqtt.bridge.submit(lambda: self.release.wait(WAIT))
+
+    def open(self) -> None:
+        self.release.set()
+
+
+def health_events(server: MqttServer, printer_id: int) -> list[tuple[str, str | None]]:
+    with server.services.db.session() as session:
+        rows = session.execute(select(HealthEvent.kind, HealthEvent.condition)
+                               .where(HealthEvent.printer_id == printer_id).order_by(HealthEvent.id))
+        return [(kind, condition) for kind, condition in rows]
+
+
+def test_health_burst_stored_completely(mqtt_server: MqttServer) -> None:
+    """Reports queued behind each other are stored in batches; every transition of every device is kept."""
+    devices = []
+    for index in range(4):
+        printer = mqtt_server.register("device_mqtt", name=f"Burst {index}")
+        login = mqtt_server.credentials(printer["id"])
+        client = mqtt_server.device_client(login.username, login.password, login.username)
+        assert client.wait_connected() == 0
+        devices.append((printer["id"], login.username, client))
+    gate = WorkerGate(mqtt_server)
+    reports = 25
+    infos = []
+    for index in range(reports):
+        for _printer_id, username, client in devices:
+            body = {"v": 1, "online": True, "conditions": ["paper_low"] if index % 2 == 0 else []}
+            infos.append(client.client.publish(f"printfleet/v1/devices/{username}/health", json.dumps(body), qos=1))
+    for info in infos:
+        info.wait_for_publish(WAIT)
+    gate.open()
+
+    flips = [("raised", "paper_low"), ("cleared", "paper_low")] * (reports // 2) + [("raised", "paper_low")]
+    for printer_id, _username, _client in devices:
+        wait_until(lambda printer_id=printer_id: len(health_events(mqtt_server, printer_id)) >= len(flips) + 1, WAIT)
+        events = health_events(mqtt_server, printer_id)
+        assert events[0] == ("came_online", None)
+        assert events[1:] == flips
+        assert mqtt_server.printer(printer_id).conditions == ["paper_low"]
+
+
+def test_health_batch_keeps_order_with_state_messages(mqtt_server: MqttServer) -> None:
+    printer = mqtt_server.register("device_mqtt", name="Interleaved")
+    login = mqtt_server.credentials(printer["id"])
+    prefix = f"printfleet/v1/devices/{login.username}"
+    device = mqtt_server.device_client(login.username, login.password, login.username)
+    assert device.wait_connected() == 0
+    device.publish(f"{prefix}/health", {"v": 1, "online": True})
+    wait_until(lambda: mqtt_server.printer(printer["id"]).online, WAIT)
+
+    gate = WorkerGate(mqtt_server)
+    device.publish(f"{prefix}/health", {"v": 1, "online": True, "conditions": ["paper_out"]})
+    device.publish(f"{prefix}/health", {"v": 1, "online": True, "conditions": ["paper_out", "cover_open"]})
+    device.publish(f"{prefix}/state", {"v": 1, "online": False})
+    device.publish(f"{prefix}/health", {"v": 1, "online": True, "conditions": []})
+    gate.open()
+
+    wait_until(lambda: len(health_events(mqtt_server, printer["id"])) >= 7, WAIT)
+    assert health_events(mqtt_server, printer["id"]) == [
+        ("came_online", None), ("raised", "paper_out"), ("raised", "cover_open"), ("went_offline", None),
+        ("came_online", None), ("cleared", "cover_open"), ("cleared", "paper_out"),
+    ]
+    after = mqtt_server.printer(printer["id"])
+    assert after.online
+    assert after.conditions == []
 
 
 def test_broker_rejects_wrong_and_anonymous_logins(mqtt_server: MqttServer, embedded_only: None) -> None:
