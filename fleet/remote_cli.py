@@ -1,4 +1,5 @@
-"""Support-staff commands that drive a running printfleet over its REST API: settings, test prints, commands, bulk.
+"""Support-staff commands that drive a running printfleet over its REST API: settings, test prints, commands,
+device credentials, bulk.
 
 They talk HTTP only, so they work against any instance: ``--api-url`` and ``--api-key`` (or
 ``PRINTFLEET_API_URL`` and ``PRINTFLEET_API_KEY``) select the instance and the account.
@@ -148,6 +149,22 @@ def test_print_command(printer_id: int, wait_seconds: float, api_url: str, api_k
 def command_command(printer_id: int, command: str, api_url: str, api_key: str) -> None:
     result = Api(api_url, api_key).call("POST", f"/printers/{printer_id}/commands", json={"command": command})
     click.echo(f"{command}: {result['state']} {result['message']}".rstrip())
+
+
+@printers_group.command("device-credentials",
+                        help="Issue (or rotate) the MQTT login of a device-protocol printer and print it once.")
+@click.argument("printer_id", type=int)
+@api_url_option
+@api_key_option
+def device_credentials_command(printer_id: int, api_url: str, api_key: str) -> None:
+    login = Api(api_url, api_key).call("POST", f"/printers/{printer_id}/device-credentials")
+    click.echo(f"device id: {login['username']}")
+    click.echo(f"password (shown once, store it now; issuing again replaces it): {login['password']}")
+    click.echo(f"broker: {login['broker_url']}")
+    click.echo(f"HTTP fallback: {login['http_fallback_url']}")
+    click.echo("agent: PRINTFLEET_AGENT_PASSWORD='<password>' printfleet-agent "
+               f"--device-id {login['username']} --mqtt {login['broker_url']} "
+               f"--server {login['http_fallback_url'].removesuffix('/device/v1')} --printer HOST:9100")
 
 
 @click.command("bulk", help="Run a settings change, test print or command on many printers, with a progress bar.")

@@ -284,6 +284,16 @@ def test_device_credentials_issued_once_and_rotated(instance: Running) -> None:
     assert "does not log in to MQTT" in refused.json()["error"]["message"]
 
 
+def test_device_credentials_name_broker_without_server_login(database_url: str, instance_factory: Any) -> None:
+    external = instance_factory(database_url, mqtt_url="mqtt://printfleet-server:s3cret-login@broker.example:1884")
+    _, client = external.new_account()
+    printer = register_printer(client, external.url, name="Agent", protocol="device_mqtt")
+    response = client.post(f"{external.url}/api/v1/printers/{printer['id']}/device-credentials")
+    assert response.status_code == 201
+    assert response.json()["broker_url"] == "mqtt://broker.example:1884"
+    assert "s3cret-login" not in response.text
+
+
 def test_rate_limit_answers_429_with_retry_after(database_url: str, instance_factory: Any) -> None:
     limited = instance_factory(database_url, api_rate_per_second=1, api_rate_burst=3)
     _, client = limited.new_account()

@@ -55,3 +55,22 @@ def test_cli_test_print_and_bulk_progress(fleet: Running, account: Any) -> None:
     assert "on 5 printers" in bulk.output
     assert "done: 0 succeeded, 5 failed or refused" in bulk.output
     assert "does not support reboot" in bulk.output
+
+
+def test_cli_device_credentials_printed_once(fleet: Running, account: Any) -> None:
+    _, client = account
+    printer = register_printer(client, fleet.url, name="Agent", protocol="device_mqtt")
+
+    issued = _invoke(fleet, client, "printers", "device-credentials", str(printer["id"]))
+    refused = _invoke(fleet, client, "printers", "device-credentials", "999999")
+
+    assert issued.exit_code == 0, issued.output
+    lines = dict(line.split(": ", 1) for line in issued.output.splitlines() if ": " in line)
+    device_id = lines["device id"]
+    password = lines["password (shown once, store it now; issuing again replaces it)"]
+    assert device_id.startswith("pf-")
+    assert len(password) >= 16
+    assert f"printfleet-agent --device-id {device_id} --mqtt mqtt://" in issued.output
+    assert password not in issued.output.split("agent: ", 1)[1]
+    assert refused.exit_code == 1
+    assert "999999" in refused.output

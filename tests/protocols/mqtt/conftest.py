@@ -175,7 +175,8 @@ class TestClient:
         self.client.loop_stop()
 
 
-def _start(kind: str, folder: Path) -> MqttServer:
+def start_server(kind: str, folder: Path, external_url: str | None = None, wait_connected: bool = True) -> MqttServer:
+    """Start printfleet on the embedded broker, or on ``external_url`` (default ``PRINTFLEET_TEST_MQTT_URL``)."""
     http_port = free_port()
     overrides: dict[str, Any] = {
         "database_url": f"sqlite:///{folder / 'printfleet.db'}", "env": "test", "mqtt_enabled": True,
@@ -186,9 +187,10 @@ def _start(kind: str, folder: Path) -> MqttServer:
         overrides.update(mqtt_host="127.0.0.1", mqtt_port=broker_port)
         broker_host = "127.0.0.1"
     else:
-        assert EXTERNAL_URL is not None
-        overrides["mqtt_url"] = EXTERNAL_URL
-        parts = requests.utils.urlparse(EXTERNAL_URL)
+        url = external_url or EXTERNAL_URL
+        assert url is not None
+        overrides["mqtt_url"] = url
+        parts = requests.utils.urlparse(url)
         broker_host, broker_port = parts.hostname or "127.0.0.1", parts.port or 1883
     app = create_app(overrides)
     http = ServerThread(app, port=http_port).start()
@@ -201,21 +203,18 @@ def _start(kind: str, folder: Path) -> MqttServer:
     client = requests.Session()
     client.headers["Authorization"] = f"Bearer {created.api_key}"
     server = MqttServer(kind, app, http, services, client, account_id, broker_host, broker_port)
-    assert server.mqtt.bridge.wait_connected(WAIT), "server bridge did not connect to the broker"
+    if wait_connected:
+        assert server.mqtt.bridge.wait_connected(WAIT), "server bridge did not connect to the broker"
     return server
 
 
 @pytest.fixture(scope="module", params=_broker_kinds())
 def mqtt_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MqttServer]:
-    server = _start(request.param, tmp_path_factory.mktemp(f"mqtt-{request.param}"))
+    server = start_server(request.param, tmp_path_factory.mktemp(f"mqtt-{request.param}"))
     yield server
     if server.kind == "external":
         _clear_retained(server)
-    for client in server.clients:
-        client.disconnect()
-        client.loop_stop()
-    server.http.stop()
-    shutdown(server.app)
+    stop_server(server)
 
 
 def _clear_retained(server: MqttServer) -> None:
@@ -243,4 +242,13 @@ def account_of(server: MqttServer) -> Account:
         return account
 
 
-__all__ = ["MqttServer", "TestClient", "WAIT", "account_of", "wait_until"]
+def stop_server(server: MqttServer) -> None:
+    """Disconnect the test clients and stop the server."""
+    for client in server.clients:
+        client.disconnect()
+        client.loop_stop()
+    server.http.stop()
+    shutdown(server.app)
+
+
+__all__ = ["MqttServer", "TestClient", "WAIT", "account_of", "start_server", "stop_server", "wait_until"]
