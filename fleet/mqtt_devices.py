@@ -12,13 +12,13 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from fleet.accounts import check_device_password, hash_device_password
 from fleet.errors import InvalidInput
@@ -138,14 +138,17 @@ def find_device(session: Session, device_id: str) -> Printer | None:
     return find_devices(session, [device_id]).get(device_id)
 
 
-def find_devices(session: Session, device_ids: Iterable[str]) -> dict[str, Printer]:
-    """Return the live device-protocol printers of ``device_ids`` (MQTT usernames); unknown ids are left out."""
-    rows = session.execute(
-        select(MqttCredential.username, Printer).join(Printer, Printer.id == MqttCredential.printer_id)
-        .where(MqttCredential.username.in_(list(device_ids)), Printer.deleted_at.is_(None),
-               Printer.protocol == "device_mqtt")
-    )
-    return {username: printer for username, printer in rows}
+def find_devices(session: Session, device_ids: Iterable[str], columns: Sequence[Any] = ()) -> dict[str, Printer]:
+    """Return the live device-protocol printers of ``device_ids`` (MQTT usernames); unknown ids are left out.
+
+    ``columns`` limits the printer attributes loaded now (``load_only``); the others load on first access.
+    """
+    query = (select(MqttCredential.username, Printer).join(Printer, Printer.id == MqttCredential.printer_id)
+             .where(MqttCredential.username.in_(list(device_ids)), Printer.deleted_at.is_(None),
+                    Printer.protocol == "device_mqtt"))
+    if columns:
+        query = query.options(load_only(*columns))
+    return {username: printer for username, printer in session.execute(query)}
 
 
 def device_state(session: Session, printer_id: int) -> MqttDevice:

@@ -50,6 +50,8 @@ from protocols.mqtt.payloads import (
 
 log = logging.getLogger(__name__)
 
+#: Printer columns a health report reads; the JSON columns it does not read are not loaded (or decoded).
+HEALTH_COLUMNS = (Printer.id, Printer.account_id, Printer.online, Printer.conditions, Printer.status_code)
 #: Jobs claimed per push, so one busy printer cannot hold the worker for long.
 PUSH_BATCH = 20
 
@@ -117,7 +119,7 @@ class DeviceProtocol:
         stored: list[tuple[str, int, HealthMessage]] = []
         rows = health.HealthRows()
         with self.services.db.session() as session:
-            printers = find_devices(session, {device_id for device_id, _topic, _message in reports})
+            printers = find_devices(session, {device_id for device_id, _topic, _message in reports}, HEALTH_COLUMNS)
             for device_id, topic, message in reports:
                 printer = printers.get(device_id)
                 if printer is None:
