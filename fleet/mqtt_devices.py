@@ -12,17 +12,18 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from fleet.accounts import check_device_password, hash_device_password
 from fleet.errors import InvalidInput
 from fleet.events import queue_event
+from fleet.health import PrinterHealth
 from fleet.models import Job, Printer, utcnow
 from fleet.mqtt_models import MqttCommand, MqttCredential, MqttDevice
 from fleet.orders import new_job_token
@@ -135,20 +136,26 @@ def verify_login(session: Session, username: str, password: str) -> DeviceIdenti
 
 def find_device(session: Session, device_id: str) -> Printer | None:
     """Return the live device-protocol printer whose MQTT username is ``device_id``."""
-    return find_devices(session, [device_id]).get(device_id)
+    query = (select(Printer).join(MqttCredential, Printer.id == MqttCredential.printer_id)
+             .where(*_live_devices([device_id])))
+    return session.scalars(query).first()
 
 
-def find_devices(session: Session, device_ids: Iterable[str], columns: Sequence[Any] = ()) -> dict[str, Printer]:
-    """Return the live device-protocol printers of ``device_ids`` (MQTT usernames); unknown ids are left out.
+def _live_devices(device_ids: Iterable[str]) -> tuple[Any, ...]:
+    """Return the WHERE clauses that select the live device-protocol printers of ``device_ids``."""
+    return (MqttCredential.username.in_(list(device_ids)), Printer.deleted_at.is_(None),
+            Printer.protocol == "device_mqtt")
 
-    ``columns`` limits the printer attributes loaded now (``load_only``); the others load on first access.
-    """
-    query = (select(MqttCredential.username, Printer).join(Printer, Printer.id == MqttCredential.printer_id)
-             .where(MqttCredential.username.in_(list(device_ids)), Printer.deleted_at.is_(None),
-                    Printer.protocol == "device_mqtt"))
-    if columns:
-        query = query.options(load_only(*columns))
-    return {username: printer for username, printer in session.execute(query)}
+
+def find_device_health(session: Session, device_ids: Iterable[str]) -> dict[str, PrinterHealth]:
+    """Return the health columns of the live device-protocol printers of ``device_ids``, without ORM objects."""
+    rows = session.execute(
+        select(MqttCredential.username, Printer.id, Printer.account_id, Printer.online, Printer.conditions,
+               Printer.status_code)
+        .join(Printer, Printer.id == MqttCredential.printer_id).where(*_live_devices(device_ids))
+    )
+    return {username: PrinterHealth(printer_id, account_id, online, list(conditions or []), status_code)
+            for username, printer_id, account_id, online, conditions, status_code in rows}
 
 
 def device_state(session: Session, printer_id: int) -> MqttDevice:

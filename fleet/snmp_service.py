@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from firmware_profiles.loader import Identity, Profile, match_profile
 from fleet.errors import FleetError, InvalidInput, NotFound
 from fleet.events import PENDING_KEY, queue_event
-from fleet.health import HealthReading, apply_reading
+from fleet.health import HealthReading, Transition, apply_reading
 from fleet.models import HealthEvent, Printer, utcnow
 from fleet.snmp_models import PrinterSnmp
 
@@ -252,8 +252,11 @@ def apply_poll_results(session: Session, results: list[tuple[int, SnmpObservatio
 
 
 def apply_observation(session: Session, printer: Printer, row: PrinterSnmp, observation: SnmpObservation,
-                      now: datetime) -> list[HealthEvent]:
-    """Turn one observation into a health reading, identity updates and a ``rebooted`` event."""
+                      now: datetime) -> list[Transition]:
+    """Turn one observation into a health reading, identity updates and a ``rebooted`` event.
+
+    Returns the health transitions of the reading.
+    """
     row.last_polled_at = now
     if observation.reachable:
         reading = HealthReading(online=True, conditions=observation.conditions, status_code=None,

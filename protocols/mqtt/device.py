@@ -25,7 +25,7 @@ from fleet.mqtt_devices import (
     acknowledge_command,
     device_state,
     find_device,
-    find_devices,
+    find_device_health,
     find_settings_twin,
     record_connection,
     record_reported,
@@ -50,8 +50,6 @@ from protocols.mqtt.payloads import (
 
 log = logging.getLogger(__name__)
 
-#: Printer columns a health report reads; the JSON columns it does not read are not loaded (or decoded).
-HEALTH_COLUMNS = (Printer.id, Printer.account_id, Printer.online, Printer.conditions, Printer.status_code)
 #: Jobs claimed per push, so one busy printer cannot hold the worker for long.
 PUSH_BATCH = 20
 
@@ -119,7 +117,7 @@ class DeviceProtocol:
         stored: list[tuple[str, int, HealthMessage]] = []
         rows = health.HealthRows()
         with self.services.db.session() as session:
-            printers = find_devices(session, {device_id for device_id, _topic, _message in reports}, HEALTH_COLUMNS)
+            printers = find_device_health(session, {device_id for device_id, _topic, _message in reports})
             for device_id, topic, message in reports:
                 printer = printers.get(device_id)
                 if printer is None:
@@ -128,7 +126,7 @@ class DeviceProtocol:
                 health.apply_reading(session, printer, _reading(message), rows=rows)
                 self.services.presence.touch(printer.id)
                 stored.append((device_id, printer.id, message))
-            rows.insert(session)
+            rows.write(session, {printer_id: printers[device_id] for device_id, printer_id, _m in stored}.values())
         for device_id, printer_id, message in stored:
             self._stored_health[device_id] = (printer_id, message)
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from fleet import operator_alerts
 from fleet.accounts import create_account
 from fleet.db import Database, upgrade
-from fleet.health import HealthReading, HealthRows, apply_reading
+from fleet.health import HealthReading, HealthRows, PrinterHealth, apply_reading
 from fleet.models import HealthEvent, HealthSnapshot, OutboxMessage, Printer
 from fleet.printers import register_printer
 from tests.conftest import Running
@@ -146,26 +146,36 @@ def test_alert_email_delivered_over_smtp(database_url: str, instance_factory: An
 
 
 def test_readings_collected_in_health_rows(db: Database) -> None:
-    """Readings stored in bulk through HealthRows keep their events, snapshots and alerts."""
+    """Readings stored in bulk through HealthRows keep their events, snapshots, printer columns and alerts."""
     printer_id = _setup(db, webhook=None)
     with db.session() as session:
         printer = session.get(Printer, printer_id)
         assert printer is not None
+        state = PrinterHealth(printer.id, printer.account_id, printer.online, list(printer.conditions),
+                              printer.status_code)
         rows = HealthRows()
-        apply_reading(session, printer, HealthReading(online=True, conditions=frozenset({"paper_out"})), rows=rows)
-        apply_reading(session, printer, HealthReading(online=True), rows=rows)
+        apply_reading(session, state, HealthReading(online=True, conditions=frozenset({"paper_out"})), rows=rows)
+        apply_reading(session, state, HealthReading(online=True, status_code="200 OK", detail={"asb": 1}),
+                      rows=rows)
         assert session.scalars(select(HealthEvent)).all() == []
-        rows.insert(session)
+        rows.write(session, [state])
 
     with db.session() as session:
         events = session.execute(select(HealthEvent.kind, HealthEvent.condition, HealthEvent.detail)
                                  .where(HealthEvent.printer_id == printer_id).order_by(HealthEvent.id)).all()
         snapshots = session.scalars(select(HealthSnapshot.conditions)
                                     .where(HealthSnapshot.printer_id == printer_id).order_by(HealthSnapshot.id)).all()
+        printer = session.get(Printer, printer_id)
+        assert printer is not None
     assert [tuple(event) for event in events] == [
         ("came_online", None, {"status_code": None}), ("raised", "paper_out", {}), ("cleared", "paper_out", {}),
     ]
     assert snapshots == [["paper_out"], []]
+    assert printer.online is True
+    assert printer.conditions == []
+    assert printer.status_code == "200 OK"
+    assert printer.health_detail == {"asb": 1}
+    assert printer.last_seen_at is not None
     assert _messages(db) == [
         ("email", "printer.came_online", None), ("email", "printer.condition_raised", "paper_out"),
         ("email", "printer.condition_cleared", "paper_out"),
