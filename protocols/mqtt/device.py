@@ -115,6 +115,7 @@ class DeviceProtocol:
 
     def _store_health(self, reports: list[tuple[str, str, HealthMessage]]) -> None:
         stored: list[tuple[str, int, HealthMessage]] = []
+        changed: dict[int, health.PrinterHealth] = {}
         rows = health.HealthRows()
         with self.services.db.session() as session:
             printers = find_device_health(session, {device_id for device_id, _topic, _message in reports})
@@ -125,8 +126,9 @@ class DeviceProtocol:
                     continue
                 health.apply_reading(session, printer, _reading(message), rows=rows)
                 self.services.presence.touch(printer.id)
+                changed[printer.id] = printer
                 stored.append((device_id, printer.id, message))
-            rows.write(session, {printer_id: printers[device_id] for device_id, printer_id, _m in stored}.values())
+            rows.write(session, changed.values())
         for device_id, printer_id, message in stored:
             self._stored_health[device_id] = (printer_id, message)
 
