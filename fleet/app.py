@@ -117,6 +117,9 @@ def create_app(config: Settings | Mapping[str, Any] | None = None, start_workers
         from fleet.notifications.waiting import schedule_waiting_check
 
         schedule_waiting_check(scheduler)
+        from fleet.integrations.reconcile import schedule_reconciliation
+
+        schedule_reconciliation(scheduler, settings.woocommerce_reconcile_minutes)
     log.info("printfleet app ready env=%s database=%s", settings.env, db.dialect)
     return app
 

@@ -79,6 +79,8 @@ class Settings(BaseModel):
     integration_timeout_seconds: float = Field(default=10.0, gt=0)
     #: Minutes an order waits on an offline printer before operators and customers hear about it.
     waiting_alert_minutes: int = Field(default=5, ge=1, le=24 * 60)
+    #: Minutes between reconciliation polls of each WooCommerce shop's orders; 0 turns the poll off.
+    woocommerce_reconcile_minutes: int = Field(default=5, ge=0, le=24 * 60)
 
     #: Run the APScheduler jobs (offline sweep, expiry, unconfirmed jobs) in this process.
     scheduler_enabled: bool = True

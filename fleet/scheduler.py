@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
@@ -72,6 +73,10 @@ class Scheduler:
 
     def add_job(self, function, seconds: float, job_id: str) -> None:  # type: ignore[no-untyped-def]
         self._scheduler.add_job(function, "interval", seconds=seconds, args=[self.services], id=job_id)
+
+    def job(self, job_id: str) -> Job | None:
+        """Return the scheduled job ``job_id``, or None when it is not scheduled."""
+        return self._scheduler.get_job(job_id)
 
     def _elect(self) -> bool:
         if self.services.db.dialect != "postgresql":

@@ -46,6 +46,7 @@ class WooShopOut(BaseModel):
     query_string_auth: bool
     locale: str | None
     created_at: str | None
+    reconciled_at: str | None = Field(description="Start of the last reconciliation poll that read every page")
 
 
 class CredentialOut(BaseModel):

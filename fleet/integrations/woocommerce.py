@@ -138,6 +138,14 @@ def _apply(session: Session, shop: WooCommerceShop, topic: str, raw_body: bytes,
         raise PayloadInvalid(f"body is not JSON: {err}") from None
     if not isinstance(document, dict):
         raise PayloadInvalid("body is not a JSON object; expected a WooCommerce order")
+    return take_order(session, shop, document, ttl_minutes)
+
+
+def take_order(session: Session, shop: WooCommerceShop, document: dict[str, Any], ttl_minutes: int) -> DeliveryResult:
+    """Create, find or cancel the order of one WooCommerce order object, from a webhook or the reconciliation poll.
+
+    Raises PayloadInvalid when ``document`` is not a usable order.
+    """
     status = str(document.get("status") or "")
     external_id = f"wc-{shop.id}-{document.get('id')}"
     existing = session.scalars(select(Order).where(Order.account_id == shop.account_id,
@@ -339,4 +347,5 @@ def shop_view(shop: WooCommerceShop, base: str) -> dict[str, Any]:
         "accept_status": shop.accept_status, "reject_status": shop.reject_status,
         "query_string_auth": shop.query_string_auth, "locale": shop.locale,
         "created_at": shop.created_at.isoformat() if shop.created_at else None,
+        "reconciled_at": shop.reconciled_at.isoformat() if shop.reconciled_at else None,
     }

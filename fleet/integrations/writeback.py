@@ -11,7 +11,7 @@ PrinterCo: the order's ``notify_url`` gets a form POST with ``printer_id``, ``or
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -115,16 +115,38 @@ class WooCommerceClient:
     def add_note(self, order_id: str, note: str, customer_note: bool = True) -> None:
         self._call("POST", f"/wp-json/wc/v3/orders/{order_id}/notes", {"note": note, "customer_note": customer_note})
 
-    def _call(self, method: str, path: str, body: dict[str, Any]) -> None:
-        params = {"consumer_key": self._key, "consumer_secret": self._secret} if self.query_string_auth else None
+    def list_orders(self, status: str, modified_after: datetime, page: int,
+                    per_page: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """Return one page of the orders in ``status`` modified after ``modified_after`` (UTC), and the page count."""
+        query = {"status": status, "modified_after": modified_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                 "dates_are_gmt": "true", "orderby": "modified", "order": "asc", "per_page": str(per_page),
+                 "page": str(page)}
+        response = self._call("GET", "/wp-json/wc/v3/orders", query=query)
+        try:
+            documents = response.json()
+        except ValueError:
+            raise DeliveryFailed(f"GET {self.base_url}/wp-json/wc/v3/orders did not return JSON") from None
+        if not isinstance(documents, list) or not all(isinstance(item, dict) for item in documents):
+            raise DeliveryFailed(f"GET {self.base_url}/wp-json/wc/v3/orders did not return a list of orders")
+        try:
+            pages = int(response.headers.get("X-WP-TotalPages") or 1)
+        except ValueError:
+            pages = 1
+        return documents, pages
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
+              query: dict[str, str] | None = None) -> requests.Response:
+        params = dict(query or {})
+        if self.query_string_auth:
+            params.update(consumer_key=self._key, consumer_secret=self._secret)
         auth = None if self.query_string_auth else (self._key, self._secret)
         try:
-            response = requests.request(method, self.base_url + path, json=body, params=params, auth=auth,
+            response = requests.request(method, self.base_url + path, json=body, params=params or None, auth=auth,
                                         timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as err:
             raise DeliveryFailed(f"{method} {self.base_url}{path} failed: {type(err).__name__}") from None
         if 200 <= response.status_code < 300:
-            return
+            return response
         code = _error_code(response)
         # 401/403 (bad key, no write permission) and 404 (unknown order) fail the same way again,
         # but an operator may fix the keys, so only an invalid order id is final.

@@ -41,7 +41,8 @@ class Seen:
         return user, password
 
 
-Reply = tuple[int, Any]
+#: Status and body, and optionally extra response headers.
+Reply = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 
 
 @dataclass
@@ -65,11 +66,14 @@ class StandIn:
                 request = Seen(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()),
                                self.rfile.read(length) if length else b"")
                 with lock:
+                    headers: dict[str, str] = {}
                     if stand_in.failures > 0:
                         stand_in.failures -= 1
                         status, body = stand_in.fail_status, {"message": "stand-in failure"}
                     else:
-                        status, body = stand_in.respond(request)
+                        reply = stand_in.respond(request)
+                        status, body = reply[0], reply[1]
+                        headers = reply[2] if len(reply) > 2 else {}  # type: ignore[misc]
                     request.status = status
                     stand_in.seen.append(request)
                 data = body if isinstance(body, bytes) else (
@@ -77,6 +81,8 @@ class StandIn:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json" if not isinstance(body, (str, bytes)) else "text/plain")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -128,14 +134,22 @@ def twilio_gateway(sid: str = TWILIO_SID, token: str = TWILIO_TOKEN) -> StandIn:
     return StandIn(respond)
 
 
-def woocommerce_api(consumer_key: str, consumer_secret: str, known_orders: set[int]) -> StandIn:
-    """A stand-in for the two WooCommerce REST v3 write-back calls, checking basic auth and bodies."""
+def woocommerce_api(consumer_key: str, consumer_secret: str, known_orders: set[int],
+                    listed_orders: list[dict[str, Any]] | None = None) -> StandIn:
+    """A stand-in for the WooCommerce REST v3 calls printfleet makes, checking basic auth and bodies.
+
+    The two write-back calls, and ``GET /wp-json/wc/v3/orders`` over ``listed_orders`` (a list the test
+    may change while the stand-in runs), filtered and paged as WooCommerce does.
+    """
     notes = iter(range(100, 1_000_000))
+    orders = listed_orders if listed_orders is not None else []
 
     def respond(request: Seen) -> Reply:
         if request.basic_auth() != (consumer_key, consumer_secret):
             return 401, {"code": "woocommerce_rest_authentication_error", "message": "Consumer secret is invalid.",
                          "data": {"status": 401}}
+        if request.method == "GET" and request.path == "/wp-json/wc/v3/orders":
+            return list_orders(orders, request)
         if request.headers.get("Content-Type", "").split(";")[0] != "application/json":
             return 400, {"code": "rest_invalid_json", "message": "Invalid JSON body passed.", "data": {"status": 400}}
         match = re.fullmatch(r"/wp-json/wc/v3/orders/(\d+)(/notes)?", request.path)
@@ -154,6 +168,22 @@ def woocommerce_api(consumer_key: str, consumer_secret: str, known_orders: set[i
         return 404, {"code": "rest_no_route", "message": "No route was found", "data": {"status": 404}}
 
     return StandIn(respond)
+
+
+def list_orders(orders: list[dict[str, Any]], request: Seen) -> Reply:
+    """Answer an order list request: ``status``, ``modified_after`` (GMT only), ordered by modified time, paged."""
+    query = {key: values[-1] for key, values in request.query.items()}
+    if query.get("dates_are_gmt") != "true":
+        return 400, {"code": "stand_in_needs_gmt", "message": "this stand-in compares GMT dates only"}
+    after = query.get("modified_after", "")
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", after):
+        return 400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): modified_after"}
+    matching = sorted((order for order in list(orders) if order["status"] == query.get("status")
+                       and order["date_modified_gmt"] > after), key=lambda order: order["date_modified_gmt"])
+    per_page, page = int(query.get("per_page", "10")), int(query.get("page", "1"))
+    pages = max(1, -(-len(matching) // per_page))
+    headers = {"X-WP-Total": str(len(matching)), "X-WP-TotalPages": str(pages)}
+    return 200, matching[(page - 1) * per_page:page * per_page], headers
 
 
 def notify_receiver() -> StandIn:

@@ -1,0 +1,203 @@
+"""The WooCommerce reconciliation poll against a running server and the WooCommerce REST stand-in."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from fleet.integrations.reconcile import OVERLAP, reconcile_shop, run_reconciliation
+from fleet.models import Order
+from fleet.notification_models import WooCommerceShop
+from tests.conftest import Running, register_printer
+from tests.fleet.integrations.test_woocommerce import (
+    CONSUMER_KEY,
+    CONSUMER_SECRET,
+    WEBHOOK_SECRET,
+    deliver,
+    orders_of,
+    php_json,
+    synthetic,
+)
+from tests.fleet.notifications.conftest import running_instance
+from tests.fleet.notifications.standins import StandIn, woocommerce_api
+
+REMOTE_IDS = count(9001)
+MACS = (f"00:11:62:00:31:{n:02x}" for n in count(1))
+
+
+@pytest.fixture(scope="module")
+def store() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def wc_api(store: list[dict[str, Any]]) -> Iterator[StandIn]:
+    server = woocommerce_api(CONSUMER_KEY, CONSUMER_SECRET, known_orders=set(), listed_orders=store).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def listed(store: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Orders the stand-in lists, empty at the start of each test; tests append to it."""
+    store.clear()
+    return store
+
+
+@pytest.fixture(scope="module")
+def running(module_database_url: str) -> Iterator[Running]:
+    # The tests poll themselves; a scheduled poll in between would take their orders first.
+    yield from running_instance(module_database_url, woocommerce_reconcile_minutes=0)
+
+
+@pytest.fixture
+def shop(running: Running, wc_api: StandIn) -> dict[str, Any]:
+    _, client = running.new_account("Reconciled shop")
+    printer = register_printer(client, running.url, name="Counter", protocol="cloudprnt", mac=next(MACS))
+    response = client.post(f"{running.url}/api/v1/integrations/woocommerce/shops", timeout=10, json={
+        "name": "Reconciled shop online", "base_url": wc_api.url, "consumer_key": CONSUMER_KEY,
+        "consumer_secret": CONSUMER_SECRET, "webhook_secret": WEBHOOK_SECRET, "printer_id": printer["id"],
+        "ready_statuses": ["processing", "on-hold"],
+    })
+    assert response.status_code == 201, response.text
+    return {"client": client, **response.json()}
+
+
+def remote_order(status: str = "processing", modified: datetime | None = None, **changes: Any) -> dict[str, Any]:
+    """A WooCommerce order object with a new id, modified at ``modified`` (default: now)."""
+    at = (modified or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    remote_id = next(REMOTE_IDS)
+    return synthetic(id=remote_id, number=str(remote_id), status=status, date_modified_gmt=at, **changes)
+
+
+def reconcile(running: Running, shop: dict[str, Any], now: datetime | None = None) -> Any:
+    settings = running.services.settings
+    return reconcile_shop(running.services.db, shop["id"], settings.order_ttl_minutes,
+                          settings.integration_timeout_seconds, now)
+
+
+def external_ids(shop: dict[str, Any]) -> list[str]:
+    return sorted(order["external_id"] for order in orders_of(shop))
+
+
+def test_reconcile_takes_orders_no_webhook_brought(running: Running, shop: dict[str, Any],
+                                                   listed: list[dict[str, Any]]) -> None:
+    missed = remote_order()
+    held = remote_order(status="on-hold")
+    pending = remote_order(status="pending")
+    listed.extend([missed, held, pending])
+
+    result = reconcile(running, shop)
+
+    assert result.complete
+    assert result.created == 2
+    assert external_ids(shop) == sorted(f"wc-{shop['id']}-{order['id']}" for order in (missed, held))
+    taken = {order["external_id"]: order for order in orders_of(shop)}[f"wc-{shop['id']}-{missed['id']}"]
+    assert taken["printer_id"] == shop["printer_id"]
+    # Fees and shipping follow the line items as items of their own.
+    assert [item["name"] for item in taken["items"]][:2] == [item["name"] for item in missed["line_items"]]
+
+
+def test_reconcile_leaves_delivered_orders_alone(running: Running, shop: dict[str, Any],
+                                                 listed: list[dict[str, Any]]) -> None:
+    delivered = remote_order()
+    assert deliver(shop, php_json(delivered)).json()["status"] == "created"
+    listed.append(delivered)
+
+    first = reconcile(running, shop)
+    second = reconcile(running, shop)
+
+    assert first.created == 0
+    assert second.created == 0
+    assert external_ids(shop) == [f"wc-{shop['id']}-{delivered['id']}"]
+
+
+def test_reconcile_skips_orders_from_before_the_shop(running: Running, shop: dict[str, Any],
+                                                     listed: list[dict[str, Any]]) -> None:
+    listed.append(remote_order(modified=datetime.now(UTC) - timedelta(days=2)))
+
+    assert reconcile(running, shop).created == 0
+    assert orders_of(shop) == []
+
+
+def test_reconcile_window_follows_last_complete_poll(running: Running, shop: dict[str, Any],
+                                                     listed: list[dict[str, Any]], wc_api: StandIn) -> None:
+    first_poll = datetime.now(UTC) + timedelta(minutes=30)
+    assert reconcile(running, shop, first_poll).complete
+    start = len(wc_api.seen)
+
+    late = remote_order(modified=first_poll - OVERLAP + timedelta(minutes=1))
+    listed.append(late)
+    result = reconcile(running, shop, first_poll + timedelta(minutes=5))
+
+    requests = [seen for seen in wc_api.seen[start:] if seen.path == "/wp-json/wc/v3/orders"]
+    assert {seen.query["status"][0] for seen in requests} == {"processing", "on-hold"}
+    assert {seen.query["modified_after"][0] for seen in requests} == {
+        (first_poll - OVERLAP).strftime("%Y-%m-%dT%H:%M:%S")}
+    assert all(seen.query["dates_are_gmt"] == ["true"] for seen in requests)
+    assert result.created == 1
+    assert external_ids(shop) == [f"wc-{shop['id']}-{late['id']}"]
+
+
+def test_reconcile_reads_every_page(running: Running, shop: dict[str, Any], listed: list[dict[str, Any]]) -> None:
+    burst = [remote_order() for _ in range(230)]
+    listed.extend(burst)
+
+    result = reconcile(running, shop)
+
+    assert result.listed == 230
+    assert result.created == 230
+    with running.services.db.session() as session:
+        created = session.scalars(select(Order.external_id).where(Order.external_id.like(f"wc-{shop['id']}-%"))).all()
+    assert sorted(created) == sorted(f"wc-{shop['id']}-{order['id']}" for order in burst)
+
+
+def test_reconcile_failure_keeps_window(running: Running, shop: dict[str, Any], listed: list[dict[str, Any]],
+                                        wc_api: StandIn, caplog: pytest.LogCaptureFixture) -> None:
+    missed = remote_order()
+    listed.append(missed)
+    wc_api.failures = 1
+    with caplog.at_level(logging.WARNING, logger="fleet.integrations.reconcile"):
+        failed = reconcile(running, shop)
+
+    assert not failed.complete
+    with running.services.db.session() as session:
+        stored = session.get(WooCommerceShop, shop["id"])
+        assert stored is not None
+        assert stored.reconciled_at is None
+    assert f"woocommerce reconciliation failed shop={shop['id']} status=processing" in caplog.text
+    assert "returned 503" in caplog.text
+    assert CONSUMER_SECRET not in caplog.text
+
+    retried = reconcile(running, shop)
+    assert retried.complete
+    assert external_ids(shop) == [f"wc-{shop['id']}-{missed['id']}"]
+    shown = shop["client"].get(shop["delivery_url"].split("/integrations/")[0]
+                               + f"/api/v1/integrations/woocommerce/shops/{shop['id']}", timeout=10).json()
+    assert shown["reconciled_at"] is not None
+
+
+def test_scheduled_reconciliation_covers_every_shop(running: Running, shop: dict[str, Any],
+                                                    listed: list[dict[str, Any]]) -> None:
+    missed = remote_order()
+    listed.append(missed)
+
+    run_reconciliation(running.services)
+
+    assert external_ids(shop) == [f"wc-{shop['id']}-{missed['id']}"]
+
+
+def test_reconciliation_scheduled_unless_turned_off(module_database_url: str, instance_factory: Any) -> None:
+    polling = instance_factory(module_database_url, scheduler_enabled=True, woocommerce_reconcile_minutes=3)
+    silent = instance_factory(module_database_url, scheduler_enabled=True, woocommerce_reconcile_minutes=0)
+
+    job = polling.services.extras["scheduler"].job("woocommerce_reconciliation")
+    assert job is not None
+    assert job.trigger.interval == timedelta(minutes=3)
+    assert silent.services.extras["scheduler"].job("woocommerce_reconciliation") is None
