@@ -31,21 +31,32 @@ class Event:
 Handler = Callable[[Event], None]
 
 
+def matches(pattern: str, name: str) -> bool:
+    """True when event ``name`` is ``pattern``, or belongs to the family a ``pattern`` ending in "." names.
+
+    The pattern '' matches every event.
+    """
+    return name == pattern or pattern == "" or (pattern.endswith(".") and name.startswith(pattern))
+
+
 class EventBus:
-    """Synchronous publish/subscribe by name prefix. Handlers must be quick and must not raise."""
+    """Synchronous publish/subscribe by event name or family. Handlers must be quick and must not raise."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._handlers: list[tuple[str, Handler]] = []
 
-    def subscribe(self, prefix: str, handler: Handler) -> None:
-        """Call ``handler`` for every event whose name starts with ``prefix`` ('' for all)."""
+    def subscribe(self, pattern: str, handler: Handler) -> None:
+        """Call ``handler`` for the events :func:`matches` accepts: ``job.queued``, ``printer.`` or '' (all).
+
+        A plain name matches only itself, so ``mqtt.command`` does not receive ``mqtt.command_acked``.
+        """
         with self._lock:
-            self._handlers.append((prefix, handler))
+            self._handlers.append((pattern, handler))
 
     def publish(self, event: Event) -> None:
         with self._lock:
-            handlers = [handler for prefix, handler in self._handlers if event.name.startswith(prefix)]
+            handlers = [handler for pattern, handler in self._handlers if matches(pattern, event.name)]
         for handler in handlers:
             try:
                 handler(event)

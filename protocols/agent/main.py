@@ -18,6 +18,7 @@ import os
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ from protocols.agent.state import FAILED, PRINTED, PRINTING, RECEIVED, RESULT_ST
 log = logging.getLogger(__name__)
 
 AGENT_VERSION = "printfleet-agent/0.1.0"
+#: Command ids whose acknowledgement the agent keeps, to recognise a repeated delivery.
+REMEMBERED_COMMANDS = 256
 ROOT = "printfleet/v1/devices"
 #: Seconds between full health reports even when nothing changed.
 HEALTH_REFRESH_SECONDS = 60.0
@@ -65,6 +68,9 @@ class Agent:
         self._disconnected_since = time.monotonic()
         self._last_status: PrinterStatus | None = None
         self._last_health_at = 0.0
+        #: Acknowledgements of the last commands run, by command id. QoS 1 may deliver a command again
+        #: (after a reconnect, say); a repeat is acknowledged again and not run twice.
+        self._command_acks: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._worker: threading.Thread | None = None
         self._client = self._make_client() if config.mqtt_url else None
 
@@ -284,6 +290,11 @@ class Agent:
 
     def _on_command(self, body: dict[str, Any]) -> None:
         command_id, name = str(body.get("command_id", "")), body.get("name")
+        if command_id in self._command_acks:
+            log.info("command repeated device=%s command=%s name=%s; acknowledged again, not run",
+                     self.config.device_id, command_id, name)
+            self._publish("commands/ack", self._command_acks[command_id])
+            return
         params = body.get("params") if isinstance(body.get("params"), dict) else {}
         ok, detail = True, {}
         if name == "test_print":
@@ -305,7 +316,11 @@ class Agent:
         elif name != "reboot":
             ok, detail = False, {"error": f"unknown command {name!r}"}
         log.info("command done device=%s command=%s name=%s ok=%s", self.config.device_id, command_id, name, ok)
-        self._publish("commands/ack", {"command_id": command_id, "ok": ok, "detail": detail})
+        ack = {"command_id": command_id, "ok": ok, "detail": detail}
+        self._command_acks[command_id] = ack
+        while len(self._command_acks) > REMEMBERED_COMMANDS:
+            self._command_acks.popitem(last=False)
+        self._publish("commands/ack", ack)
         if name == "reboot" and self._client is not None:
             # A software restart: drop the broker session and reconnect, which re-sends birth and pull.
             self._client.reconnect()
