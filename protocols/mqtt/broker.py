@@ -16,6 +16,10 @@ amqtt rules this module follows:
   awaits inside that loop over the broker's filters, and a session that subscribes a new filter
   meanwhile ends the connect with "dictionary changed size during iteration". :class:`FleetBroker`
   sends retained messages only for the session's own subscriptions and never awaits in that loop.
+* amqtt 0.12.1 deletes, updates or takes over the session of a client id before it checks the login,
+  so a CONNECT with a device's id and a wrong password disconnected the real device. FleetBroker
+  reads the CONNECT itself, checks the login first and rejects a wrong one with CONNACK 0x05 without
+  touching any session; amqtt then reads the same bytes again.
 
 Plugins are instantiated by amqtt from dotted paths with a dataclass config, so they reach the
 database through :data:`_DIRECTORIES`, a registry keyed by a name passed in their config.
@@ -34,7 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker, RetainedApplicationMessage
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
+from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.connect import ConnectPacket
 from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from amqtt.session import Session as MqttSession
@@ -134,12 +142,62 @@ class DeviceTopicPlugin(BaseTopicPlugin):
         return allowed
 
 
-class FleetBroker(Broker):
-    """amqtt's broker, with retained messages sent only to sessions subscribed to their topic."""
+class _ReplayReader(ReaderAdapter):
+    """Records what is read from ``reader``; after :meth:`replay`, hands those bytes out again first."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, reader: ReaderAdapter) -> None:
+        self._reader = reader
+        self._recorded = bytearray()
+        self._pending = b""
+        self._recording = True
+
+    async def read(self, n: int = -1) -> bytes:
+        if not self._pending:
+            data = await self._reader.read(n)
+            if self._recording:
+                self._recorded += data
+            return data
+        if n < 0:
+            data, self._pending = self._pending, b""
+            return data + await self._reader.read(n)
+        data, self._pending = self._pending[:n], self._pending[n:]
+        if len(data) < n:
+            data += await self._reader.read(n - len(data))
+        return data
+
+    def feed_eof(self) -> None:
+        self._reader.feed_eof()
+
+    def replay(self) -> _ReplayReader:
+        self._recording = False
+        self._pending, self._recorded = bytes(self._recorded), bytearray()
+        return self
+
+
+class FleetBroker(Broker):
+    """amqtt's broker, checking logins before session handling and sending retained messages only to subscribers."""
+
+    def __init__(self, config: dict[str, Any], directory: DeviceDirectory) -> None:
         super().__init__(config)
+        self._directory = directory
         self._retained_sends: set[asyncio.Task[Any]] = set()
+
+    async def _client_connected(self, listener_name: str, reader: ReaderAdapter, writer: WriterAdapter) -> None:
+        recorder = _ReplayReader(reader)
+        try:
+            connect = await ConnectPacket.from_stream(recorder)
+        except (AMQTTError, MQTTError, NoDataError, asyncio.IncompleteReadError, ValueError):
+            # Not a readable CONNECT: amqtt reads the same bytes and rejects them in its own way.
+            await super()._client_connected(listener_name, recorder.replay(), writer)
+            return
+        loop = asyncio.get_running_loop()
+        allowed = await loop.run_in_executor(None, self._directory.login, connect.username, connect.password)
+        if not allowed:
+            log.warning("mqtt login rejected username=%s client=%s", connect.username, connect.client_id)
+            await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+            await writer.close()
+            return
+        await super()._client_connected(listener_name, recorder.replay(), writer)
 
     async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
                                                           session: MqttSession) -> None:
@@ -222,7 +280,7 @@ class EmbeddedBroker:
         self._thread.start()
 
         async def boot() -> FleetBroker:
-            broker = FleetBroker(self._config())
+            broker = FleetBroker(self._config(), self.directory)
             await broker.start()
             return broker
 

@@ -350,6 +350,37 @@ def test_health_batch_keeps_order_with_state_messages(mqtt_server: MqttServer) -
     assert after.conditions == []
 
 
+@pytest.mark.parametrize("clean_session", [True, False], ids=["clean", "persistent"])
+def test_wrong_password_leaves_connected_device_alone(mqtt_server: MqttServer, embedded_only: None,
+                                                      clean_session: bool) -> None:
+    printer = mqtt_server.register("device_mqtt", name="Kept online")
+    login = mqtt_server.credentials(printer["id"])
+    prefix = f"printfleet/v1/devices/{login.username}"
+    device = mqtt_server.device_client(login.username, login.password, login.username)
+    assert device.wait_connected() == 0
+    assert device.subscribe(f"{prefix}/jobs/new") == 1
+    disconnects: list[Any] = []
+    device.client.on_disconnect = lambda *args: disconnects.append(args)
+
+    for _ in range(3):
+        intruder = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=login.username, clean_session=clean_session,
+                               protocol=mqtt.MQTTv311)
+        intruder.username_pw_set(login.username, "not-the-password")
+        codes: list[int] = []
+        intruder.on_connect = lambda _c, _u, _f, code, _p, codes=codes: codes.append(code.value)
+        intruder.connect(mqtt_server.broker_host, mqtt_server.broker_port)
+        intruder.loop_start()
+        wait_until(lambda codes=codes: bool(codes), WAIT)
+        intruder.disconnect()
+        intruder.loop_stop()
+        assert codes[0] != 0
+
+    mqtt_server.mqtt.bridge.publish(f"{prefix}/jobs/new", {"v": 1, "marker": "still here"})
+    device.wait_message(lambda _topic, body: body.get("marker") == "still here")
+    assert disconnects == []
+    assert device.client.is_connected()
+
+
 def test_broker_rejects_wrong_and_anonymous_logins(mqtt_server: MqttServer, embedded_only: None) -> None:
     printer = mqtt_server.register("device_mqtt", name="Login check")
     login = mqtt_server.credentials(printer["id"])
