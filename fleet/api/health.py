@@ -54,11 +54,22 @@ def printer_health(printer_id: int) -> dict[str, Any]:
         return health_document(printer, row, container.presence)
 
 
+def offline_reason(printer: Printer, last_seen_at: str | None) -> str | None:
+    """Say why ``printer`` is offline: its status code, else its conditions, else whether it was ever seen."""
+    if printer.online:
+        return None
+    if printer.status_code:
+        return printer.status_code
+    if printer.conditions:
+        return ", ".join(printer.conditions)
+    return "never_seen" if last_seen_at is None else "stopped_reporting"
+
+
 def health_document(printer: Printer, row: PrinterSnmp | None, presence: Presence | None) -> dict[str, Any]:
     """Return the health endpoint's document; SNMP printers get their decoded tables, others the stored detail."""
     base = health_view(printer, presence)
     document: dict[str, Any] = {"printer_id": printer.id, "protocol": printer.protocol, **base}
-    document["offline_reason"] = None if printer.online else (printer.status_code or "never_seen")
+    document["offline_reason"] = offline_reason(printer, base["last_seen_at"])
     if row is None:
         return document
 

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import requests
@@ -71,6 +72,7 @@ class Agent:
         #: Acknowledgements of the last commands run, by command id. QoS 1 may deliver a command again
         #: (after a reconnect, say); a repeat is acknowledged again and not run twice.
         self._command_acks: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._broker_unreachable = False
         self._worker: threading.Thread | None = None
         self._client = self._make_client() if config.mqtt_url else None
 
@@ -86,6 +88,7 @@ class Agent:
         client.will_set(self._topic("state"), json.dumps({"v": 1, "online": False}), qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -96,7 +99,9 @@ class Agent:
         self._worker.start()
         if self._client is not None and self.config.mqtt_url:
             parts = urlsplit(self.config.mqtt_url)
-            self._client.connect_async(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=30)
+            host, port = parts.hostname or "127.0.0.1", parts.port or 1883
+            log.info("agent connecting device=%s broker=%s:%s", self.config.device_id, host, port)
+            self._client.connect_async(host, port, keepalive=30)
             self._client.loop_start()
         log.info("agent started device=%s printer=%s", self.config.device_id, self.printer)
 
@@ -133,15 +138,25 @@ class Agent:
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason_code: Any, _properties: Any) -> None:
         if reason_code.is_failure:
-            log.warning("agent broker login rejected device=%s reason=%s", self.config.device_id, reason_code)
+            log.warning("agent broker login rejected device=%s reason=%s; check PRINTFLEET_AGENT_PASSWORD, or issue "
+                        "new credentials with 'printfleet printers device-credentials PRINTER_ID'",
+                        self.config.device_id, reason_code)
             return
         for name in ("jobs/new", "jobs/ack", "commands/request", "settings/delta", "settings/desired"):
             client.subscribe(self._topic(name), qos=1)
         client.publish(self._topic("state"), json.dumps({"v": 1, "online": True, "agent": AGENT_VERSION}), qos=1,
                        retain=True)
         self._connected.set()
+        self._broker_unreachable = False
         log.info("agent connected device=%s session_present=%s", self.config.device_id, flags.session_present)
         self._work.put(self._after_connect)
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        # paho retries every 1 to 10 s; one WARNING per outage, the retries at DEBUG.
+        level = logging.DEBUG if self._broker_unreachable else logging.WARNING
+        self._broker_unreachable = True
+        log.log(level, "agent cannot reach the broker device=%s broker=%s; retrying", self.config.device_id,
+                self.config.mqtt_url)
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
                        _properties: Any) -> None:
@@ -408,23 +423,57 @@ def _parse_args(argv: list[str] | None) -> AgentConfig:
         parser.error("missing " + ", ".join("--" + name.replace("_", "-") for name in missing))
     if not args.mqtt and not args.server:
         parser.error("give --mqtt, --server or both")
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problem = mqtt_url_problem(args.mqtt) if args.mqtt else None
+    if problem:
+        parser.error(problem)
     host, _, port = args.printer.rpartition(":") if ":" in args.printer else (args.printer, "", "9100")
-    mqtt_url = args.mqtt
-    if mqtt_url and urlsplit(mqtt_url).password:
-        parser.error("put the password in --password or PRINTFLEET_AGENT_PASSWORD, not in the MQTT URL")
-    return AgentConfig(device_id=args.device_id, password=unquote(args.password), mqtt_url=mqtt_url,
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        parser.error(f"--printer {args.printer!r} is not HOST[:PORT]; use e.g. 192.168.1.50:9100")
+    _configure_logging(args.log_level)
+    return AgentConfig(device_id=args.device_id, password=args.password, mqtt_url=args.mqtt,
                        server_url=args.server.rstrip("/") if args.server else None, printer_host=host,
                        printer_port=int(port), state_file=Path(args.state_file), status_interval=args.status_interval,
                        fallback_after=args.fallback_after)
 
 
+def mqtt_url_problem(url: str) -> str | None:
+    """Return why ``url`` cannot be the agent's broker URL, or None when it is a usable mqtt://HOST[:PORT]."""
+    parts = urlsplit(url)
+    if parts.scheme == "mqtts":
+        return f"--mqtt {url!r}: TLS (mqtts://) is not supported yet; use mqtt://HOST:PORT"
+    if parts.scheme != "mqtt" or not parts.hostname:
+        return f"--mqtt {url!r} is not a broker URL; use mqtt://HOST:PORT, e.g. mqtt://print.example.com:1884"
+    if parts.password or parts.username:
+        return "put the device id and password in --device-id and PRINTFLEET_AGENT_PASSWORD, not in the MQTT URL"
+    try:
+        parts.port
+    except ValueError:
+        return f"--mqtt {url!r} has an invalid port; use a number from 1 to 65535"
+    return None
+
+
+class _QuietEscpos(logging.Filter):
+    """Drop python-escpos's INFO lines on the root logger ("Network printer enabled" on every status read)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "root" and record.levelno < logging.WARNING and "escpos" in record.pathname)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_QuietEscpos())
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the agent until interrupted."""
+    """Run the agent until interrupted (Ctrl-C) or told to stop (SIGTERM)."""
     agent = Agent(_parse_args(argv))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     agent.start()
     try:
-        threading.Event().wait()
+        stop.wait()
+        log.info("SIGTERM received; stopping")
     except KeyboardInterrupt:
         log.info("interrupted; stopping")
     finally:

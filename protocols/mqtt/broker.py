@@ -261,7 +261,9 @@ class EmbeddedBroker:
                 raise BrokerStartError(
                     f"MQTT port {self.host}:{self.port} is already in use, probably by another broker. "
                     "Set PRINTFLEET_MQTT_PORT to a free port for the embedded broker, or set "
-                    f"PRINTFLEET_MQTT_URL=mqtt://{self.host}:{self.port} to use the broker that is running there."
+                    f"PRINTFLEET_MQTT_URL=mqtt://USER:PASSWORD@{self.host}:{self.port} to use the broker that is "
+                    "running there with a login it accepts for printfleet (see docs/mqtt.md). The embedded broker "
+                    "of another printfleet accepts only its own devices and cannot be shared."
                 ) from None
             raise BrokerStartError(f"cannot listen for MQTT on {self.host}:{self.port}: {err.strerror}") from None
         finally:

@@ -101,6 +101,11 @@ def test_agent_reports_printer_health(mqtt_server: MqttServer, station: Station)
     station.simulator.stop()
     wait_until(lambda: not mqtt_server.printer(station.printer_id).online, WAIT)
     assert mqtt_server.printer(station.printer_id).conditions == ["unreachable"]
+    health = mqtt_server.client.get(f"{mqtt_server.url}/api/v1/printers/{station.printer_id}/health", timeout=10).json()
+    assert health["offline_reason"] == "unreachable"
+    fresh = mqtt_server.register("device_mqtt", name="Never connected")
+    never = mqtt_server.client.get(f"{mqtt_server.url}/api/v1/printers/{fresh['id']}/health", timeout=10).json()
+    assert never["offline_reason"] == "never_seen"
 
     station.simulator = EscposNetworkPrinter(port=port)
     station.simulator.start()
