@@ -37,6 +37,9 @@ def device_config(printer: Printer, account: Account, base: str, password: str |
         session = object_session(printer)
         row = session.get(PrinterSnmp, printer.id) if session is not None else None
         return {"snmp": config_view(row)} if row is not None else {}
+    if printer.protocol == "device_mqtt":
+        return {"device_credentials_url": f"{base}/api/v1/printers/{printer.id}/device-credentials",
+                "next_step": "POST to device_credentials_url for the broker login of the agent or device"}
     return {}
 
 

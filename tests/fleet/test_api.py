@@ -270,7 +270,9 @@ def test_account_time_zone_validated(instance: Running) -> None:
 def test_device_credentials_issued_once_and_rotated(instance: Running) -> None:
     _, client = instance.new_account()
     printer = register_printer(client, instance.url, name="Agent", protocol="device_mqtt")
-    first = client.post(f"{instance.url}/api/v1/printers/{printer['id']}/device-credentials")
+    assert printer["device"]["device_credentials_url"] == (
+        f"{instance.url}/api/v1/printers/{printer['id']}/device-credentials")
+    first = client.post(printer["device"]["device_credentials_url"])
     assert first.status_code == 201
     body = first.json()
     assert body["topic_prefix"] == f"printfleet/v1/devices/{body['username']}/"
