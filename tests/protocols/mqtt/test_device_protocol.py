@@ -440,24 +440,23 @@ def test_agent_status_and_identify_commands(mqtt_server: MqttServer, station: St
         with mqtt_server.services.db.session() as session:
             return session.query(MqttCommand.state).filter(MqttCommand.command_id == command_id).scalar()
 
+    def barrier() -> None:
+        """Send a later command and wait for it: the agent handles commands in order, so any repeat came first."""
+        with mqtt_server.services.db.session() as session:
+            printer = session.get(Printer, station.printer_id)
+            assert printer is not None
+            later_id = send_command(session, printer, "status").command_id
+        wait_until(lambda: state(later_id) == "done", WAIT)
+
     wait_until(lambda: state(status_id) == "done" and state(identify_id) == "done", WAIT)
     device_id = mqtt_server.credentials(station.printer_id).username
     assert station.simulator.wait_for(lambda: device_id in station.printed_text(), WAIT)
-    # Storing the acknowledgement publishes an event, which must not send the command again. A later
-    # command reaches the agent after any such repeat, so once it is done the repeat would have printed.
+    # Storing the acknowledgement publishes an event, which must not send the command again.
     assert mqtt_server.mqtt.bridge.drain(WAIT)
-    with mqtt_server.services.db.session() as session:
-        printer = session.get(Printer, station.printer_id)
-        assert printer is not None
-        barrier_id = send_command(session, printer, "status").command_id
-    wait_until(lambda: state(barrier_id) == "done", WAIT)
+    barrier()
     assert station.printed_text().count(device_id) == 1
 
     # QoS 1 may deliver a command twice; the agent acknowledges the repeat and does not print again.
     mqtt_server.mqtt.bridge.submit(lambda: mqtt_server.mqtt.devices.publish_command(identify_id))
-    with mqtt_server.services.db.session() as session:
-        printer = session.get(Printer, station.printer_id)
-        assert printer is not None
-        second_barrier = send_command(session, printer, "status").command_id
-    wait_until(lambda: state(second_barrier) == "done", WAIT)
+    barrier()
     assert station.printed_text().count(device_id) == 1
