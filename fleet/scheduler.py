@@ -56,11 +56,14 @@ class Scheduler:
         self.services = services
         self._scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
         self._lock_connection = None
+        #: True once start() won the leader election (always on SQLite).
+        self.leader = False
 
     def start(self) -> bool:
         """Start the jobs; return False when another process holds the leader lock and only local jobs run."""
         self._scheduler.add_job(run_presence_flush, "interval", seconds=2, args=[self.services], id="presence_flush")
         leader = self._elect()
+        self.leader = leader
         jobs = [(run_offline_sweep, 2), (run_expiry, 10), (run_unconfirmed, 5)] if leader else []
         for function, seconds in jobs:
             self._scheduler.add_job(function, "interval", seconds=seconds, args=[self.services], id=function.__name__)
@@ -71,7 +74,12 @@ class Scheduler:
         log.info("scheduler started jobs=%s", ",".join(function.__name__ for function, _ in jobs))
         return True
 
-    def add_job(self, function, seconds: float, job_id: str) -> None:  # type: ignore[no-untyped-def]
+    def add_job(self, function, seconds: float, job_id: str,  # type: ignore[no-untyped-def]
+                leader_only: bool = False) -> None:
+        """Run ``function(services)`` every ``seconds``; with ``leader_only``, only in the elected process."""
+        if leader_only and not self.leader:
+            log.info("scheduler job skipped job=%s: another process holds the leader lock", job_id)
+            return
         self._scheduler.add_job(function, "interval", seconds=seconds, args=[self.services], id=job_id)
 
     def job(self, job_id: str) -> Job | None:

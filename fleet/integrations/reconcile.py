@@ -118,6 +118,6 @@ def run_reconciliation(services: Any) -> None:
 
 
 def schedule_reconciliation(scheduler: Any, minutes: int) -> None:
-    """Add the poll to the app's scheduler; ``minutes`` of 0 leaves it out."""
+    """Add the poll to the app's scheduler; ``minutes`` of 0 leaves it out. Only the leader process polls."""
     if minutes > 0:
-        scheduler.add_job(run_reconciliation, minutes * 60, "woocommerce_reconciliation")
+        scheduler.add_job(run_reconciliation, minutes * 60, "woocommerce_reconciliation", leader_only=True)

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from fleet.app import shutdown
 from fleet.integrations.reconcile import OVERLAP, reconcile_shop, run_reconciliation
 from fleet.models import Order
 from fleet.notification_models import WooCommerceShop
-from tests.conftest import Running, register_printer
+from tests.conftest import Running, register_printer, start_instance
 from tests.fleet.integrations.test_woocommerce import (
     CONSUMER_KEY,
     CONSUMER_SECRET,
@@ -193,11 +194,24 @@ def test_scheduled_reconciliation_covers_every_shop(running: Running, shop: dict
     assert external_ids(shop) == [f"wc-{shop['id']}-{missed['id']}"]
 
 
-def test_reconciliation_scheduled_unless_turned_off(module_database_url: str, instance_factory: Any) -> None:
-    polling = instance_factory(module_database_url, scheduler_enabled=True, woocommerce_reconcile_minutes=3)
-    silent = instance_factory(module_database_url, scheduler_enabled=True, woocommerce_reconcile_minutes=0)
+def test_reconciliation_scheduled_unless_turned_off(database_url: str, instance_factory: Any) -> None:
+    silent = start_instance(database_url, scheduler_enabled=True, woocommerce_reconcile_minutes=0)
+    try:
+        assert silent.services.extras["scheduler"].leader
+        assert silent.services.extras["scheduler"].job("woocommerce_reconciliation") is None
+    finally:
+        silent.server.stop()
+        shutdown(silent.app)
 
+    polling = instance_factory(database_url, scheduler_enabled=True, woocommerce_reconcile_minutes=3)
     job = polling.services.extras["scheduler"].job("woocommerce_reconciliation")
     assert job is not None
     assert job.trigger.interval == timedelta(minutes=3)
-    assert silent.services.extras["scheduler"].job("woocommerce_reconciliation") is None
+
+    # On PostgreSQL only the process holding the scheduler lock polls the shops.
+    follower = instance_factory(database_url, scheduler_enabled=True, woocommerce_reconcile_minutes=3)
+    follower_job = follower.services.extras["scheduler"].job("woocommerce_reconciliation")
+    if database_url.startswith("postgresql"):
+        assert follower_job is None
+    else:
+        assert follower_job is not None
