@@ -19,7 +19,8 @@ amqtt rules this module follows:
 * amqtt 0.12.1 deletes, updates or takes over the session of a client id before it checks the login,
   so a CONNECT with a device's id and a wrong password disconnected the real device. FleetBroker
   reads the CONNECT itself, checks the login first and rejects a wrong one with CONNACK 0x05 without
-  touching any session; amqtt then reads the same bytes again.
+  touching any session; amqtt then reads the same bytes again. It also rejects (CONNACK 0x02) a valid
+  login that asks for a client id whose session belongs to another login.
 
 Plugins are instantiated by amqtt from dotted paths with a dataclass config, so they reach the
 database through :data:`_DIRECTORIES`, a registry keyed by a name passed in their config.
@@ -41,7 +42,7 @@ from typing import Any
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker, RetainedApplicationMessage
 from amqtt.errors import AMQTTError, MQTTError, NoDataError
-from amqtt.mqtt.connack import NOT_AUTHORIZED, ConnackPacket
+from amqtt.mqtt.connack import IDENTIFIER_REJECTED, NOT_AUTHORIZED, ConnackPacket
 from amqtt.mqtt.connect import ConnectPacket
 from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
@@ -195,6 +196,14 @@ class FleetBroker(Broker):
         if not allowed:
             log.warning("mqtt login rejected username=%s client=%s", connect.username, connect.client_id)
             await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
+            await writer.close()
+            return
+        holder = self._sessions.get(connect.client_id or "")
+        if holder is not None and holder[0].username not in (None, connect.username):
+            # amqtt would hand this login the other device's session, and with it that device's messages.
+            log.warning("mqtt client id rejected username=%s client=%s: the id belongs to another login",
+                        connect.username, connect.client_id)
+            await ConnackPacket.build(0, IDENTIFIER_REJECTED).to_stream(writer)
             await writer.close()
             return
         await super()._client_connected(listener_name, recorder.replay(), writer)

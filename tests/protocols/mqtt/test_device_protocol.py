@@ -386,6 +386,27 @@ def test_wrong_password_leaves_connected_device_alone(mqtt_server: MqttServer, e
     assert device.client.is_connected()
 
 
+def test_other_login_cannot_take_a_device_client_id(mqtt_server: MqttServer, embedded_only: None) -> None:
+    """A device with a valid login of its own must not get another device's session by naming its client id."""
+    owner_printer = mqtt_server.register("device_mqtt", name="Owner")
+    owner = mqtt_server.credentials(owner_printer["id"])
+    neighbour_printer = mqtt_server.register("device_mqtt", name="Neighbour")
+    neighbour = mqtt_server.credentials(neighbour_printer["id"])
+    prefix = f"printfleet/v1/devices/{owner.username}"
+    device = mqtt_server.device_client(owner.username, owner.password, owner.username)
+    assert device.wait_connected() == 0
+    assert device.subscribe(f"{prefix}/jobs/new") == 1
+    disconnects: list[Any] = []
+    device.client.on_disconnect = lambda *args: disconnects.append(args)
+
+    intruder = mqtt_server.device_client(neighbour.username, neighbour.password, owner.username)
+    assert intruder.wait_connected() == 133  # paho reports CONNACK 0x02 (identifier rejected) as 133
+
+    mqtt_server.mqtt.bridge.publish(f"{prefix}/jobs/new", {"v": 1, "marker": "still mine"})
+    device.wait_message(lambda _topic, body: body.get("marker") == "still mine")
+    assert disconnects == []
+
+
 def test_broker_rejects_wrong_and_anonymous_logins(mqtt_server: MqttServer, embedded_only: None) -> None:
     printer = mqtt_server.register("device_mqtt", name="Login check")
     login = mqtt_server.credentials(printer["id"])
