@@ -65,13 +65,16 @@ class DeviceProtocol:
         self._stored_health: dict[str, tuple[int, HealthMessage]] = {}
 
     def attach(self) -> None:
+        # Health at QoS 0: at QoS 1 the broker drops reports beyond its queue limit while the worker is
+        # busy, and a lost report is replaced by the device's next one. State (birth and will) must
+        # keep its order with health, and a broker sends QoS 0 at once but may hold QoS 1 behind its
+        # in-flight window, so state is QoS 0 too. It is retained, so a reconnect brings it back.
         for name in DEVICE_MODELS:
+            qos = 0 if name in ("health", "state") else 1
             if name == "health":
-                # QoS 0: a report lost in a burst is replaced by the device's next one, and QoS 1 would
-                # let the broker drop reports (its queue limit) while the worker is busy.
-                self.bridge.subscribe_batch(topics.device_topic("+", name), self.handle_health, qos=0)
+                self.bridge.subscribe_batch(topics.device_topic("+", name), self.handle_health, qos=qos)
             else:
-                self.bridge.subscribe(topics.device_topic("+", name), self.handle)
+                self.bridge.subscribe(topics.device_topic("+", name), self.handle, qos=qos)
 
     # -- incoming --------------------------------------------------------------------------------------
 

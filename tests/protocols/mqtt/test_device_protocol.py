@@ -407,6 +407,47 @@ def test_other_login_cannot_take_a_device_client_id(mqtt_server: MqttServer, emb
     assert disconnects == []
 
 
+def test_health_keeps_its_order_with_state_when_server_lags(mqtt_server: MqttServer) -> None:
+    """A broker holds QoS 1 messages behind its in-flight window; state and health must still arrive in order."""
+    printer = mqtt_server.register("device_mqtt", name="Lagging server")
+    login = mqtt_server.credentials(printer["id"])
+    prefix = f"printfleet/v1/devices/{login.username}"
+    device = mqtt_server.device_client(login.username, login.password, login.username)
+    assert device.wait_connected() == 0
+    device.publish(f"{prefix}/health", {"v": 1, "online": True})
+    wait_until(lambda: mqtt_server.printer(printer["id"]).online, WAIT)
+
+    # Hold the server's network thread on the next message, so its acknowledgements stop for a while.
+    bridge = mqtt_server.mqtt.bridge
+    paho_client = bridge._client  # noqa: SLF001 (stands in for a server too busy to read its socket)
+    held, release = threading.Event(), threading.Event()
+    passing_on = paho_client.on_message
+
+    def slow(client: Any, userdata: Any, message: Any) -> None:
+        if not held.is_set():
+            held.set()
+            release.wait(WAIT)
+        passing_on(client, userdata, message)
+
+    paho_client.on_message = slow
+    try:
+        device.publish(f"{prefix}/jobs/pull", {"v": 1})
+        assert held.wait(WAIT)
+        for _ in range(25):  # more than Mosquitto's 20 QoS 1 messages in flight
+            device.publish(f"{prefix}/jobs/pull", {"v": 1})
+        device.publish(f"{prefix}/state", {"v": 1, "online": False})
+        device.publish(f"{prefix}/health", {"v": 1, "online": True, "conditions": ["paper_low"]})
+    finally:
+        release.set()
+        paho_client.on_message = passing_on
+
+    wait_until(lambda: mqtt_server.printer(printer["id"]).conditions == ["paper_low"], WAIT)
+    assert bridge.drain(WAIT)
+    after = mqtt_server.printer(printer["id"])
+    assert after.online, "the device's last report said online, but an earlier state message was applied after it"
+    assert after.conditions == ["paper_low"]
+
+
 def test_broker_rejects_wrong_and_anonymous_logins(mqtt_server: MqttServer, embedded_only: None) -> None:
     printer = mqtt_server.register("device_mqtt", name="Login check")
     login = mqtt_server.credentials(printer["id"])
