@@ -93,7 +93,8 @@ class WooCommerceShop(Base):
     query_string_auth: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    #: Start of the last reconciliation poll that read every page; the next one lists orders modified since.
+    #: The reconciliation poll has read every ready order modified before this time; the next poll lists
+    #: the orders modified after it.
     reconciled_at: Mapped[datetime | None] = mapped_column(default=None)
 
 

@@ -46,7 +46,8 @@ class WooShopOut(BaseModel):
     query_string_auth: bool
     locale: str | None
     created_at: str | None
-    reconciled_at: str | None = Field(description="Start of the last reconciliation poll that read every page")
+    reconciled_at: str | None = Field(
+        description="The reconciliation poll has read every ready order modified before this time")
 
 
 class CredentialOut(BaseModel):

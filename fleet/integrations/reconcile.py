@@ -3,18 +3,23 @@
 WooCommerce does not re-send a failed webhook delivery. It disables the webhook after several
 failures in a row, and it merges quick updates of one order into one delivery up to 10 minutes
 later. So every ``woocommerce_reconcile_minutes`` each shop's orders in its ready statuses, modified
-since the last complete poll, are listed over the REST API (``modified_after`` with
-``dates_are_gmt=true``) and taken exactly as a delivery would take them. Orders already taken are
-found by their external id and left alone. The window starts :data:`OVERLAP` before the previous
-poll, so an order whose change was still being saved during that poll is listed again.
-The first poll of a shop starts when the shop was connected, so older orders are never printed.
+after the shop's ``reconciled_at``, are listed over the REST API (``modified_after`` with
+``dates_are_gmt=true``, oldest change first) and taken exactly as a delivery would take them. Orders
+already taken are found by their external id and left alone.
+
+The listing moves on by modified time, not by page number, so an order edited while the poll reads
+the pages moves to a later request instead of shifting another order off a page. After a complete
+poll ``reconciled_at`` is the poll's start minus :data:`OVERLAP`, so an order whose change was still
+being saved during that poll is listed again. A poll that stops at :data:`MAX_REQUESTS` stores the
+modified time it reached, and the next poll goes on from there. The first poll of a shop starts when
+the shop was connected, so older orders are never printed.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,10 +34,12 @@ from fleet.notifications.base import DeliveryFailed
 
 log = logging.getLogger(__name__)
 
-#: The next poll lists orders modified from this long before the previous poll started.
+#: The next poll lists orders modified from this long before the previous complete poll started.
 OVERLAP = timedelta(minutes=15)
-#: Pages of 100 orders read per status and poll; the rest waits for the next poll.
-MAX_PAGES = 20
+#: Orders per list request (the REST API's maximum).
+PER_PAGE = 100
+#: List requests per status and poll; a poll that needs more stores where it stopped.
+MAX_REQUESTS = 50
 
 
 @dataclass(frozen=True)
@@ -46,51 +53,81 @@ class ReconcileResult:
 
 def reconcile_shop(db: Database, shop_id: int, ttl_minutes: int, timeout: float,
                    now: datetime | None = None) -> ReconcileResult:
-    """List the shop's ready orders modified since its last complete poll and take the missing ones."""
+    """List the shop's ready orders modified after its ``reconciled_at`` and take the missing ones."""
     started = now or utcnow()
     with db.session() as session:
         shop = session.get(WooCommerceShop, shop_id)
         if shop is None:
             return ReconcileResult(shop_id, 0, 0, complete=False)
         # modified_after compares whole seconds and leaves out the second it names.
-        since = shop.reconciled_at - OVERLAP if shop.reconciled_at else shop.created_at - timedelta(seconds=1)
+        since = shop.reconciled_at or shop.created_at - timedelta(seconds=1)
         statuses = [str(status) for status in shop.ready_statuses or []]
         client = WooCommerceClient(shop.base_url, shop.consumer_key, shop.consumer_secret, shop.query_string_auth,
                                    timeout)
     listed = created = 0
-    complete = True
+    failed = False
+    reached = started - OVERLAP
     for status in statuses:
         try:
-            documents = _list(client, status, since)
+            documents, stopped_at = _list(client, status, since)
         except DeliveryFailed as err:
             log.warning("woocommerce reconciliation failed shop=%s status=%s: %s", shop_id, status, err)
-            complete = False
+            failed = True
             continue
+        if stopped_at is not None:
+            log.info("woocommerce reconciliation stopped shop=%s status=%s at=%s after %s requests; the next poll "
+                     "goes on", shop_id, status, stopped_at.isoformat(), MAX_REQUESTS)
+            reached = min(reached, stopped_at)
         listed += len(documents)
         for document in documents:
             created += _take(db, shop_id, document, ttl_minutes)
-    if complete:
+    if not failed:
         with db.session() as session:
             shop = session.get(WooCommerceShop, shop_id)
             if shop is not None:
-                shop.reconciled_at = started
+                shop.reconciled_at = reached
+    complete = not failed and reached == started - OVERLAP
     log.debug("woocommerce reconciliation shop=%s since=%s listed=%s created=%s complete=%s", shop_id,
               since.isoformat(), listed, created, complete)
     return ReconcileResult(shop_id, listed, created, complete)
 
 
-def _list(client: WooCommerceClient, status: str, since: datetime) -> list[dict[str, Any]]:
-    documents: list[dict[str, Any]] = []
-    page, pages = 1, 1
-    while page <= min(pages, MAX_PAGES):
-        batch, pages = client.list_orders(status, since, page)
-        documents.extend(batch)
-        page += 1
-    return documents
+def _list(client: WooCommerceClient, status: str,
+          since: datetime) -> tuple[list[dict[str, Any]], datetime | None]:
+    """Return the orders in ``status`` modified after ``since``, and where the listing stopped (None: at the end).
+
+    Each request starts at the second of the previous page's last order, because every order modified
+    before that second was on it. A full page of one second goes on by page number within it.
+    """
+    found: dict[Any, dict[str, Any]] = {}
+    cursor, page = since, 1
+    for _ in range(MAX_REQUESTS):
+        batch, _pages = client.list_orders(status, cursor, page, PER_PAGE)
+        for document in batch:
+            found[document.get("id")] = document
+        if len(batch) < PER_PAGE:
+            return list(found.values()), None
+        # The list is sorted by modified time, so its last order marks how far this page reached. An
+        # order edited while the page was written may carry a later time; it is listed again later.
+        reached = _modified(batch[-1])
+        if reached is not None and reached - timedelta(seconds=1) > cursor:
+            cursor, page = reached - timedelta(seconds=1), 1
+        else:
+            page += 1
+    return list(found.values()), cursor
+
+
+def _modified(document: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.strptime(str(document.get("date_modified_gmt")), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _take(db: Database, shop_id: int, document: dict[str, Any], ttl_minutes: int) -> int:
     """Take one listed order in its own transaction; return 1 when it created an order."""
+    # NOTE: a cancellation webhook that arrives between the listing and this call finds no order and
+    # is ignored, so the listed copy still creates the order. Nothing records the cancellation yet.
     try:
         with db.session() as session:
             shop = session.get(WooCommerceShop, shop_id)

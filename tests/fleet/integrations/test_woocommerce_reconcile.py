@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from fleet.app import shutdown
+from fleet.integrations import reconcile as reconcile_module
 from fleet.integrations.reconcile import OVERLAP, reconcile_shop, run_reconciliation
 from fleet.models import Order
 from fleet.notification_models import WooCommerceShop
@@ -26,7 +27,7 @@ from tests.fleet.integrations.test_woocommerce import (
     synthetic,
 )
 from tests.fleet.notifications.conftest import running_instance
-from tests.fleet.notifications.standins import StandIn, woocommerce_api
+from tests.fleet.notifications.standins import Seen, StandIn, list_orders, woocommerce_api
 
 REMOTE_IDS = count(9001)
 MACS = (f"00:11:62:00:31:{n:02x}" for n in count(1))
@@ -83,8 +84,18 @@ def reconcile(running: Running, shop: dict[str, Any], now: datetime | None = Non
                           settings.integration_timeout_seconds, now)
 
 
-def external_ids(shop: dict[str, Any]) -> list[str]:
-    return sorted(order["external_id"] for order in orders_of(shop))
+def shop_row(running: Running, shop: dict[str, Any]) -> WooCommerceShop:
+    with running.services.db.session() as session:
+        row = session.get(WooCommerceShop, shop["id"])
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def external_ids(running: Running, shop: dict[str, Any]) -> list[str]:
+    """External ids of the shop's printfleet orders, read from the database (the API answers in pages)."""
+    with running.services.db.session() as session:
+        return sorted(session.scalars(select(Order.external_id).where(Order.external_id.like(f"wc-{shop['id']}-%"))))
 
 
 def test_reconcile_takes_orders_no_webhook_brought(running: Running, shop: dict[str, Any],
@@ -98,7 +109,7 @@ def test_reconcile_takes_orders_no_webhook_brought(running: Running, shop: dict[
 
     assert result.complete
     assert result.created == 2
-    assert external_ids(shop) == sorted(f"wc-{shop['id']}-{order['id']}" for order in (missed, held))
+    assert external_ids(running, shop) == sorted(f"wc-{shop['id']}-{order['id']}" for order in (missed, held))
     taken = {order["external_id"]: order for order in orders_of(shop)}[f"wc-{shop['id']}-{missed['id']}"]
     assert taken["printer_id"] == shop["printer_id"]
     # Fees and shipping follow the line items as items of their own.
@@ -116,7 +127,7 @@ def test_reconcile_leaves_delivered_orders_alone(running: Running, shop: dict[st
 
     assert first.created == 0
     assert second.created == 0
-    assert external_ids(shop) == [f"wc-{shop['id']}-{delivered['id']}"]
+    assert external_ids(running, shop) == [f"wc-{shop['id']}-{delivered['id']}"]
 
 
 def test_reconcile_skips_orders_from_before_the_shop(running: Running, shop: dict[str, Any],
@@ -143,7 +154,7 @@ def test_reconcile_window_follows_last_complete_poll(running: Running, shop: dic
         (first_poll - OVERLAP).strftime("%Y-%m-%dT%H:%M:%S")}
     assert all(seen.query["dates_are_gmt"] == ["true"] for seen in requests)
     assert result.created == 1
-    assert external_ids(shop) == [f"wc-{shop['id']}-{late['id']}"]
+    assert external_ids(running, shop) == [f"wc-{shop['id']}-{late['id']}"]
 
 
 def test_reconcile_reads_every_page(running: Running, shop: dict[str, Any], listed: list[dict[str, Any]]) -> None:
@@ -157,6 +168,61 @@ def test_reconcile_reads_every_page(running: Running, shop: dict[str, Any], list
     with running.services.db.session() as session:
         created = session.scalars(select(Order.external_id).where(Order.external_id.like(f"wc-{shop['id']}-%"))).all()
     assert sorted(created) == sorted(f"wc-{shop['id']}-{order['id']}" for order in burst)
+
+
+def test_reconcile_goes_on_where_a_long_poll_stopped(running: Running, shop: dict[str, Any],
+                                                    listed: list[dict[str, Any]],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconcile_module, "MAX_REQUESTS", 2)
+    connected = shop_row(running, shop).created_at
+    # 450 orders over 9 seconds, 50 per second: more than two requests of 100 can read.
+    backlog = [remote_order(modified=connected + timedelta(seconds=5 + index // 50)) for index in range(450)]
+    listed.extend(backlog)
+    poll = connected + timedelta(hours=1)
+
+    results = [reconcile(running, shop, poll + timedelta(minutes=5 * round_)) for round_ in range(5)]
+
+    assert not results[0].complete
+    assert results[-1].complete
+    assert external_ids(running, shop) == sorted(f"wc-{shop['id']}-{order['id']}" for order in backlog)
+
+
+@pytest.fixture
+def editing_api(listed: list[dict[str, Any]]) -> Iterator[StandIn]:
+    """The stand-in, except that staff edit the first listed order right after the first page is served."""
+    edited: list[int] = []
+
+    def respond(request: Seen) -> Any:
+        if request.basic_auth() != (CONSUMER_KEY, CONSUMER_SECRET):
+            return 401, {"code": "woocommerce_rest_authentication_error"}
+        reply = list_orders(listed, request)
+        if request.query["status"] == ["processing"] and not edited and reply[1]:
+            first = reply[1][0]
+            latest = max(order["date_modified_gmt"] for order in listed)
+            moved = datetime.strptime(latest, "%Y-%m-%dT%H:%M:%S") + timedelta(minutes=1)
+            first["date_modified_gmt"] = moved.strftime("%Y-%m-%dT%H:%M:%S")
+            edited.append(first["id"])
+        return reply
+
+    server = StandIn(respond).start()
+    yield server
+    server.stop()
+
+
+def test_order_edited_during_poll_hides_no_other(running: Running, shop: dict[str, Any],
+                                                 listed: list[dict[str, Any]], editing_api: StandIn) -> None:
+    with running.services.db.session() as session:
+        row = session.get(WooCommerceShop, shop["id"])
+        assert row is not None
+        row.base_url = editing_api.url
+        connected = row.created_at
+    backlog = [remote_order(modified=connected + timedelta(seconds=5 + index)) for index in range(150)]
+    listed.extend(backlog)
+
+    result = reconcile(running, shop, datetime.now(UTC) + timedelta(hours=2))
+
+    assert result.complete
+    assert external_ids(running, shop) == sorted(f"wc-{shop['id']}-{order['id']}" for order in backlog)
 
 
 def test_reconcile_failure_keeps_window(running: Running, shop: dict[str, Any], listed: list[dict[str, Any]],
@@ -178,7 +244,7 @@ def test_reconcile_failure_keeps_window(running: Running, shop: dict[str, Any], 
 
     retried = reconcile(running, shop)
     assert retried.complete
-    assert external_ids(shop) == [f"wc-{shop['id']}-{missed['id']}"]
+    assert external_ids(running, shop) == [f"wc-{shop['id']}-{missed['id']}"]
     shown = shop["client"].get(shop["delivery_url"].split("/integrations/")[0]
                                + f"/api/v1/integrations/woocommerce/shops/{shop['id']}", timeout=10).json()
     assert shown["reconciled_at"] is not None
@@ -191,7 +257,7 @@ def test_scheduled_reconciliation_covers_every_shop(running: Running, shop: dict
 
     run_reconciliation(running.services)
 
-    assert external_ids(shop) == [f"wc-{shop['id']}-{missed['id']}"]
+    assert external_ids(running, shop) == [f"wc-{shop['id']}-{missed['id']}"]
 
 
 def test_reconciliation_scheduled_unless_turned_off(database_url: str, instance_factory: Any) -> None:
