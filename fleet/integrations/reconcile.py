@@ -12,7 +12,8 @@ the pages moves to a later request instead of shifting another order off a page.
 poll ``reconciled_at`` is the poll's start minus :data:`OVERLAP`, so an order whose change was still
 being saved during that poll is listed again. A poll that stops at :data:`MAX_REQUESTS` stores the
 modified time it reached, and the next poll goes on from there. The first poll of a shop starts when
-the shop was connected, so older orders are never printed.
+the shop was connected, so older orders are never printed, and no poll looks back further than
+:data:`MAX_LOOKBACK`.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 #: The next poll lists orders modified from this long before the previous complete poll started.
 OVERLAP = timedelta(minutes=15)
+#: Orders changed longer ago than this are not listed, even after a long outage or for a shop
+#: connected before the poll existed: a day-old order should not print as if it were new.
+MAX_LOOKBACK = timedelta(hours=24)
 #: Orders per list request (the REST API's maximum).
 PER_PAGE = 100
 #: List requests per status and poll; a poll that needs more stores where it stopped.
@@ -60,7 +64,7 @@ def reconcile_shop(db: Database, shop_id: int, ttl_minutes: int, timeout: float,
         if shop is None:
             return ReconcileResult(shop_id, 0, 0, complete=False)
         # modified_after compares whole seconds and leaves out the second it names.
-        since = shop.reconciled_at or shop.created_at - timedelta(seconds=1)
+        since = max(shop.reconciled_at or shop.created_at - timedelta(seconds=1), started - MAX_LOOKBACK)
         statuses = [str(status) for status in shop.ready_statuses or []]
         client = WooCommerceClient(shop.base_url, shop.consumer_key, shop.consumer_secret, shop.query_string_auth,
                                    timeout)

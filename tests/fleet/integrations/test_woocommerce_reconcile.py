@@ -138,6 +138,18 @@ def test_reconcile_skips_orders_from_before_the_shop(running: Running, shop: dic
     assert orders_of(shop) == []
 
 
+def test_reconcile_looks_back_one_day_at_most(running: Running, shop: dict[str, Any],
+                                              listed: list[dict[str, Any]]) -> None:
+    """After two days without a complete poll, orders changed more than a day ago stay unprinted."""
+    poll = datetime.now(UTC) + timedelta(days=2)
+    stale = remote_order(modified=poll - timedelta(hours=30))
+    recent = remote_order(modified=poll - timedelta(hours=2))
+    listed.extend([stale, recent])
+
+    assert reconcile(running, shop, poll).created == 1
+    assert external_ids(running, shop) == [f"wc-{shop['id']}-{recent['id']}"]
+
+
 def test_reconcile_window_follows_last_complete_poll(running: Running, shop: dict[str, Any],
                                                      listed: list[dict[str, Any]], wc_api: StandIn) -> None:
     first_poll = datetime.now(UTC) + timedelta(minutes=30)
