@@ -78,7 +78,7 @@ class Scheduler:
                 leader_only: bool = False) -> None:
         """Run ``function(services)`` every ``seconds``; with ``leader_only``, only in the elected process."""
         if leader_only and not self.leader:
-            log.info("scheduler job skipped job=%s: another process holds the leader lock", job_id)
+            log.info("scheduler job not added job=%s: another process has the leader lock", job_id)
             return
         self._scheduler.add_job(function, "interval", seconds=seconds, args=[self.services], id=job_id)
 

@@ -466,7 +466,7 @@ def _configure_logging(level: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the agent until interrupted (Ctrl-C) or told to stop (SIGTERM)."""
+    """Run the agent until Ctrl-C or SIGTERM stops it."""
     agent = Agent(_parse_args(argv))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())

@@ -20,7 +20,7 @@ amqtt rules this module follows:
   so a CONNECT with a device's id and a wrong password disconnected the real device. FleetBroker
   reads the CONNECT itself, checks the login first and rejects a wrong one with CONNACK 0x05 without
   touching any session; amqtt then reads the same bytes again. It also rejects (CONNACK 0x02) a valid
-  login that asks for a client id whose session belongs to another login.
+  login that requests a client id whose session belongs to another login.
 
 Plugins are instantiated by amqtt from dotted paths with a dataclass config, so they reach the
 database through :data:`_DIRECTORIES`, a registry keyed by a name passed in their config.

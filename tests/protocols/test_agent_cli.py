@@ -50,7 +50,7 @@ def test_bad_printer_address_rejected(printer: str, capsys: pytest.CaptureFixtur
 
 
 def test_agent_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    """systemd stops services with SIGTERM; the agent must close its session and say so."""
+    """systemd stops services with SIGTERM, so the agent must close its session and log that it stopped."""
     broker = f"mqtt://127.0.0.1:{free_port()}"  # nothing listens there: the agent keeps retrying
     command = [sys.executable, "-m", "protocols.agent.main", *BASE, "--mqtt", broker,
                "--state-file", str(tmp_path / "state.json")]

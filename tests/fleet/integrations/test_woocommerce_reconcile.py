@@ -93,7 +93,7 @@ def shop_row(running: Running, shop: dict[str, Any]) -> WooCommerceShop:
 
 
 def external_ids(running: Running, shop: dict[str, Any]) -> list[str]:
-    """External ids of the shop's printfleet orders, read from the database (the API answers in pages)."""
+    """Return the external ids of the shop's printfleet orders from the database, because the API returns pages."""
     with running.services.db.session() as session:
         return sorted(session.scalars(select(Order.external_id).where(Order.external_id.like(f"wc-{shop['id']}-%"))))
 
@@ -101,19 +101,19 @@ def external_ids(running: Running, shop: dict[str, Any]) -> list[str]:
 def test_reconcile_takes_orders_no_webhook_brought(running: Running, shop: dict[str, Any],
                                                    listed: list[dict[str, Any]]) -> None:
     missed = remote_order()
-    held = remote_order(status="on-hold")
+    on_hold = remote_order(status="on-hold")
     pending = remote_order(status="pending")
-    listed.extend([missed, held, pending])
+    listed.extend([missed, on_hold, pending])
 
     result = reconcile(running, shop)
 
     assert result.complete
     assert result.created == 2
-    assert external_ids(running, shop) == sorted(f"wc-{shop['id']}-{order['id']}" for order in (missed, held))
-    taken = {order["external_id"]: order for order in orders_of(shop)}[f"wc-{shop['id']}-{missed['id']}"]
-    assert taken["printer_id"] == shop["printer_id"]
+    assert external_ids(running, shop) == sorted(f"wc-{shop['id']}-{order['id']}" for order in (missed, on_hold))
+    created_order = {order["external_id"]: order for order in orders_of(shop)}[f"wc-{shop['id']}-{missed['id']}"]
+    assert created_order["printer_id"] == shop["printer_id"]
     # Fees and shipping follow the line items as items of their own.
-    assert [item["name"] for item in taken["items"]][:2] == [item["name"] for item in missed["line_items"]]
+    assert [item["name"] for item in created_order["items"]][:2] == [item["name"] for item in missed["line_items"]]
 
 
 def test_reconcile_leaves_delivered_orders_alone(running: Running, shop: dict[str, Any],
@@ -257,9 +257,9 @@ def test_reconcile_failure_keeps_window(running: Running, shop: dict[str, Any], 
     retried = reconcile(running, shop)
     assert retried.complete
     assert external_ids(running, shop) == [f"wc-{shop['id']}-{missed['id']}"]
-    shown = shop["client"].get(shop["delivery_url"].split("/integrations/")[0]
+    stored_shop = shop["client"].get(shop["delivery_url"].split("/integrations/")[0]
                                + f"/api/v1/integrations/woocommerce/shops/{shop['id']}", timeout=10).json()
-    assert shown["reconciled_at"] is not None
+    assert stored_shop["reconciled_at"] is not None
 
 
 def test_scheduled_reconciliation_covers_every_shop(running: Running, shop: dict[str, Any],

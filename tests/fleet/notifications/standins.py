@@ -171,7 +171,7 @@ def woocommerce_api(consumer_key: str, consumer_secret: str, known_orders: set[i
 
 
 def list_orders(orders: list[dict[str, Any]], request: Seen) -> Reply:
-    """Answer an order list request: ``status``, ``modified_after`` (GMT only), ordered by modified time, paged."""
+    """Return one page of orders for a list request, filtered by ``status`` and ``modified_after`` (GMT only)."""
     query = {key: values[-1] for key, values in request.query.items()}
     if query.get("dates_are_gmt") != "true":
         return 400, {"code": "stand_in_needs_gmt", "message": "this stand-in compares GMT dates only"}

@@ -379,7 +379,7 @@ def test_wrap_print_request_rejects_soap() -> None:
         wrap_print_request([("job-1", "local_printer", 10000, soap)])
 
 
-def test_escpos_cache_folder_is_created_on_a_fresh_machine(tmp_path):
+def test_escpos_cache_folder_created(tmp_path):
     """python-escpos fails to import when its pickle folder is missing, so the encoder creates it first."""
     cache = tmp_path / "cache"
     env = {key: value for key, value in os.environ.items() if key != "ESCPOS_CAPABILITIES_PICKLE_DIR"}

@@ -62,7 +62,7 @@ def test_cli_device_credentials_printed_once(fleet: Running, account: Any) -> No
     printer = register_printer(client, fleet.url, name="Agent", protocol="device_mqtt")
 
     issued = _invoke(fleet, client, "printers", "device-credentials", str(printer["id"]))
-    refused = _invoke(fleet, client, "printers", "device-credentials", "999999")
+    unknown = _invoke(fleet, client, "printers", "device-credentials", "999999")
 
     assert issued.exit_code == 0, issued.output
     lines = dict(line.split(": ", 1) for line in issued.output.splitlines() if ": " in line)
@@ -72,5 +72,5 @@ def test_cli_device_credentials_printed_once(fleet: Running, account: Any) -> No
     assert len(password) >= 16
     assert f"printfleet-agent --device-id {device_id} --mqtt mqtt://" in issued.output
     assert password not in issued.output.split("agent: ", 1)[1]
-    assert refused.exit_code == 1
-    assert "999999" in refused.output
+    assert unknown.exit_code == 1
+    assert "999999" in unknown.output

@@ -21,7 +21,7 @@ from fleet.mqtt_models import MqttCommand, MqttDevice
 from protocols.agent.main import Agent, AgentConfig
 from protocols.simulators.escpos_network import EscposNetworkPrinter
 from tests.conftest import send_order
-from tests.protocols.mqtt.conftest import WAIT, MqttServer
+from tests.protocols.mqtt.conftest import WAIT, MqttServer, TestClient
 from tests.support.servers import wait_until
 
 
@@ -329,14 +329,20 @@ def test_health_burst_stored_completely(mqtt_server: MqttServer) -> None:
         assert mqtt_server.printer(printer_id).conditions == ["paper_low"]
 
 
-def test_health_batch_keeps_order_with_state_messages(mqtt_server: MqttServer) -> None:
-    printer = mqtt_server.register("device_mqtt", name="Interleaved")
-    login = mqtt_server.credentials(printer["id"])
+def online_device(mqtt_server: MqttServer, printer_id: int) -> tuple[TestClient, str]:
+    """Connect a client as the printer's device, report it online and return the client and its topic prefix."""
+    login = mqtt_server.credentials(printer_id)
     prefix = f"printfleet/v1/devices/{login.username}"
     device = mqtt_server.device_client(login.username, login.password, login.username)
     assert device.wait_connected() == 0
     device.publish(f"{prefix}/health", {"v": 1, "online": True})
-    wait_until(lambda: mqtt_server.printer(printer["id"]).online, WAIT)
+    wait_until(lambda: mqtt_server.printer(printer_id).online, WAIT)
+    return device, prefix
+
+
+def test_health_batch_keeps_order_with_state_messages(mqtt_server: MqttServer) -> None:
+    printer = mqtt_server.register("device_mqtt", name="Interleaved")
+    device, prefix = online_device(mqtt_server, printer["id"])
 
     gate = WorkerGate(mqtt_server)
     device.publish(f"{prefix}/health", {"v": 1, "online": True, "conditions": ["paper_out"]})
@@ -407,32 +413,27 @@ def test_other_login_cannot_take_a_device_client_id(mqtt_server: MqttServer, emb
     assert disconnects == []
 
 
-def test_health_keeps_its_order_with_state_when_server_lags(mqtt_server: MqttServer) -> None:
-    """A broker holds QoS 1 messages behind its in-flight window; state and health must still arrive in order."""
+def test_health_order_with_lagging_server(mqtt_server: MqttServer) -> None:
+    """A broker keeps QoS 1 messages behind its in-flight window; state and health must still arrive in order."""
     printer = mqtt_server.register("device_mqtt", name="Lagging server")
-    login = mqtt_server.credentials(printer["id"])
-    prefix = f"printfleet/v1/devices/{login.username}"
-    device = mqtt_server.device_client(login.username, login.password, login.username)
-    assert device.wait_connected() == 0
-    device.publish(f"{prefix}/health", {"v": 1, "online": True})
-    wait_until(lambda: mqtt_server.printer(printer["id"]).online, WAIT)
+    device, prefix = online_device(mqtt_server, printer["id"])
 
     # Hold the server's network thread on the next message, so its acknowledgements stop for a while.
     bridge = mqtt_server.mqtt.bridge
     paho_client = bridge._client  # noqa: SLF001 (stands in for a server too busy to read its socket)
-    held, release = threading.Event(), threading.Event()
+    paused, release = threading.Event(), threading.Event()
     passing_on = paho_client.on_message
 
     def slow(client: Any, userdata: Any, message: Any) -> None:
-        if not held.is_set():
-            held.set()
+        if not paused.is_set():
+            paused.set()
             release.wait(WAIT)
         passing_on(client, userdata, message)
 
     paho_client.on_message = slow
     try:
         device.publish(f"{prefix}/jobs/pull", {"v": 1})
-        assert held.wait(WAIT)
+        assert paused.wait(WAIT)
         for _ in range(25):  # more than Mosquitto's 20 QoS 1 messages in flight
             device.publish(f"{prefix}/jobs/pull", {"v": 1})
         device.publish(f"{prefix}/state", {"v": 1, "online": False})
