@@ -361,17 +361,23 @@ def test_health_batch_keeps_order_with_state_messages(mqtt_server: MqttServer) -
     assert after.conditions == []
 
 
-@pytest.mark.parametrize("clean_session", [True, False], ids=["clean", "persistent"])
-def test_wrong_password_leaves_connected_device_alone(mqtt_server: MqttServer, embedded_only: None,
-                                                      clean_session: bool) -> None:
-    printer = mqtt_server.register("device_mqtt", name="Kept online")
-    login = mqtt_server.credentials(printer["id"])
+def watched_device(mqtt_server: MqttServer, login: Any) -> tuple[TestClient, str, list[Any]]:
+    """Connect ``login`` as its device, subscribed to its jobs; return it, its topic prefix and its disconnects."""
     prefix = f"printfleet/v1/devices/{login.username}"
     device = mqtt_server.device_client(login.username, login.password, login.username)
     assert device.wait_connected() == 0
     assert device.subscribe(f"{prefix}/jobs/new") == 1
     disconnects: list[Any] = []
     device.client.on_disconnect = lambda *args: disconnects.append(args)
+    return device, prefix, disconnects
+
+
+@pytest.mark.parametrize("clean_session", [True, False], ids=["clean", "persistent"])
+def test_wrong_password_leaves_connected_device_alone(mqtt_server: MqttServer, embedded_only: None,
+                                                      clean_session: bool) -> None:
+    printer = mqtt_server.register("device_mqtt", name="Kept online")
+    login = mqtt_server.credentials(printer["id"])
+    device, prefix, disconnects = watched_device(mqtt_server, login)
 
     for _ in range(3):
         intruder = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=login.username, clean_session=clean_session,
@@ -398,12 +404,7 @@ def test_other_login_cannot_take_a_device_client_id(mqtt_server: MqttServer, emb
     owner = mqtt_server.credentials(owner_printer["id"])
     neighbour_printer = mqtt_server.register("device_mqtt", name="Neighbour")
     neighbour = mqtt_server.credentials(neighbour_printer["id"])
-    prefix = f"printfleet/v1/devices/{owner.username}"
-    device = mqtt_server.device_client(owner.username, owner.password, owner.username)
-    assert device.wait_connected() == 0
-    assert device.subscribe(f"{prefix}/jobs/new") == 1
-    disconnects: list[Any] = []
-    device.client.on_disconnect = lambda *args: disconnects.append(args)
+    device, prefix, disconnects = watched_device(mqtt_server, owner)
 
     intruder = mqtt_server.device_client(neighbour.username, neighbour.password, owner.username)
     assert intruder.wait_connected() == 133  # paho reports CONNACK 0x02 (identifier rejected) as 133
