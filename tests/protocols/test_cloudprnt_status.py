@@ -84,7 +84,8 @@ def test_parse_status_code_never_raises_on_text(raw: str) -> None:
 
 @given(
     digits=st.text(alphabet="0123456789", min_size=2, max_size=3),
-    description=st.text(alphabet=st.characters(blacklist_categories=("Nd",)), max_size=30),
+    # Lone surrogates ("Cs") cannot be UTF-8 encoded, so no printer can send them and quote() raises.
+    description=st.text(alphabet=st.characters(blacklist_categories=("Nd", "Cs")), max_size=30),
     encode=st.booleans(),
 )
 def test_parse_status_code_two_prefix_is_success(digits: str, description: str, encode: bool) -> None:
